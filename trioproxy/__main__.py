@@ -1,0 +1,5 @@
+import sys
+
+from trioproxy.cli import main
+
+sys.exit(main())

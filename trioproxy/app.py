@@ -1,0 +1,155 @@
+"""create_app(): the quart-trio application, its lifespan, and the error boundary.
+
+Lifespan (quart-trio's app nursery hosts the services):
+  before_serving  shared httpx client -> simulated Gemini (offline demo only) -> Gateway
+  after_serving   close the httpx client (in-flight requests have finished or been
+                  cancelled by hypercorn's graceful timeout by then)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from typing import Any
+
+import httpx
+from quart import Response, g, request
+from quart_trio import QuartTrio
+from werkzeug.exceptions import HTTPException
+
+from trioproxy import logs
+from trioproxy.access import authenticate
+from trioproxy.errors import ClientError, ProxyError
+from trioproxy.gateway import Gateway
+from trioproxy.routes.health import blueprint as health_blueprint
+from trioproxy.routes.openai import blueprint as openai_blueprint
+from trioproxy.runtime import Runtime, resolve
+from trioproxy.serving import serve_app
+from trioproxy.settings import Settings
+from trioproxy.upstream import make_http_client
+
+_HTTP_ERROR_TYPES = {404: "invalid_request_error", 405: "invalid_request_error",
+                     413: "invalid_request_error"}
+
+
+class TrioProxyApp(QuartTrio):
+    gateway: Gateway
+    runtime: Runtime
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    runtime: Runtime | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> TrioProxyApp:
+    """Build the app. Loads and validates the config now, so a bad file fails at startup
+    with a ConfigError rather than on the first request."""
+    settings = settings or Settings.from_env()
+    runtime = runtime or resolve(settings)
+    app = TrioProxyApp("trioproxy")
+    app.runtime = runtime
+    gateway_settings = runtime.config.gateway
+    app.config.update(
+        RESPONSE_TIMEOUT=None,  # the request deadline governs, not Quart's 60 s default
+        MAX_CONTENT_LENGTH=gateway_settings.max_body_bytes,
+        BODY_TIMEOUT=120,
+        PROVIDE_AUTOMATIC_OPTIONS=False,
+    )
+    app.register_blueprint(openai_blueprint)
+    app.register_blueprint(health_blueprint)
+
+    @app.before_serving
+    async def start() -> None:
+        http = make_http_client(gateway_settings, transport)
+        base_url = None
+        if runtime.simulated:
+            base_url = await _start_simulation(app)
+        app.gateway = Gateway(runtime.config, http, base_url_override=base_url)
+        logs.event("gateway started", keys=len(runtime.config.keys), simulated=runtime.simulated,
+                   config=runtime.config.source)
+        if not runtime.config.clients:
+            logs.event("no client keys configured: serving loopback clients only",
+                       logging.WARNING)
+
+    @app.after_serving
+    async def stop() -> None:
+        await app.gateway.http.aclose()
+
+    @app.before_request
+    async def admit() -> None:
+        g.start = time.perf_counter()
+        g.request_id = (request.headers.get("x-request-id") or uuid.uuid4().hex)[:128]
+        g.caller = None
+        if request.path.startswith("/v1/"):
+            g.caller = authenticate(app.gateway.config.clients,
+                                    request.headers.get("authorization"),
+                                    request.remote_addr)
+
+    @app.after_request
+    async def finish(response: Response) -> Response:
+        response.headers["x-request-id"] = g.get("request_id", "")
+        caller = g.get("caller")
+        logs.access(
+            request_id=g.get("request_id"), method=request.method, route=request.path,
+            status=response.status_code, client=caller.name if caller else None,
+            key=response.headers.get("x-trioproxy-key"),
+            attempts=response.headers.get("x-trioproxy-attempts"),
+            ms=logs.elapsed_ms(g.get("start", time.perf_counter())),
+        )
+        return response
+
+    app.register_error_handler(ProxyError, _proxy_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected_error)
+    return app
+
+
+async def _start_simulation(app: TrioProxyApp) -> str:
+    from trioproxy.fakes.gemini import SimulatedGemini
+
+    simulated = SimulatedGemini(any_key=True)
+    url: str = await app.nursery.start(serve_app, simulated)
+    logs.event(
+        "SIMULATION: no Gemini key is configured, so requests are answered by the bundled "
+        "simulated Gemini, not by Google. Set GEMINI_API_KEY (or edit config/keys.yaml) to "
+        "use the real API.", logging.WARNING, upstream=url)
+    return url
+
+
+def _error_response(error: ProxyError) -> Response:
+    response = Response(_dumps(error.envelope()), status=error.status,
+                        content_type="application/json", headers=error.headers)
+    return response
+
+
+async def _proxy_error(error: ProxyError) -> Response:
+    if not isinstance(error, ClientError):
+        logs.event("request failed", logging.WARNING, status=error.status, code=error.code,
+                   error=error.message, request_id=g.get("request_id"))
+    return _error_response(error)
+
+
+async def _http_error(error: HTTPException) -> Response:
+    status = error.code or 500
+    messages = {
+        404: f"Unknown route: {request.method} {request.path}",
+        405: f"Method {request.method} is not allowed on {request.path}",
+        413: "The request body is too large.",
+    }
+    message = messages.get(status) or error.description or "bad request"
+    return _error_response(ProxyError(message, status=status,
+                                      type=_HTTP_ERROR_TYPES.get(status, "invalid_request_error"),
+                                      code=None))
+
+
+async def _unexpected_error(error: Exception) -> Response:
+    logs.EVENTS.exception("unexpected error", extra={"fields": {"request_id": g.get("request_id")}})
+    return _error_response(ProxyError(
+        f"The gateway hit an internal error (request id {g.get('request_id')}).", status=500))
+
+
+def _dumps(payload: Any) -> str:
+    return json.dumps(payload, separators=(",", ":"))

@@ -1,0 +1,27 @@
+"""The hypercorn entry point: `hypercorn --worker-class trio trioproxy.asgi:app`.
+
+The config is loaded at import, so an invalid keys.yaml stops the process before it binds,
+with one clear message and exit status 2.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from trioproxy import logs
+from trioproxy.app import TrioProxyApp, create_app
+from trioproxy.config import ConfigError
+from trioproxy.settings import Settings
+
+
+def _build() -> TrioProxyApp:
+    try:
+        settings = Settings.from_env()
+        logs.configure(settings.log_level)
+        return create_app(settings)
+    except (ConfigError, ValueError) as error:
+        print(f"trioproxy: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+app = _build()

@@ -1,0 +1,143 @@
+"""Streaming chat completions: open with retries, then relay without ever retrying.
+
+Rule 1: the client sees no byte until an upstream stream has produced its first OpenAI
+        chunk. Until then a failure (error status, connection error, an error tail before
+        any content) is just a failed attempt and the next key is tried.
+Rule 2: after the first byte, a failure becomes one OpenAI error event, then the stream
+        ends: text is never duplicated and never silently truncated.
+Rule 3: the upstream response is closed on every path (end, error, cancellation).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import trio
+
+from trioproxy.dispatch import AttemptFailed, Dispatcher
+from trioproxy.errors import GatewayTimeout, ProxyError, UpstreamError
+from trioproxy.pool import KeyState, Transient
+from trioproxy.providers.gemini.failures import Failure, classify_error
+from trioproxy.providers.gemini.sse import DataEvent, ErrorTail, GeminiSSEParser, NeedData
+from trioproxy.providers.gemini.stream import ChatStreamTranslator
+
+DONE = b"data: [DONE]\n\n"
+
+
+def encode_event(payload: dict[str, Any]) -> bytes:
+    return b"data: " + json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode() + b"\n\n"
+
+
+@dataclass(slots=True)
+class OpenStream:
+    """An upstream stream that has produced output, with that output not yet sent."""
+
+    key: KeyState
+    response: httpx.Response
+    chunks: AsyncIterator[bytes]
+    parser: GeminiSSEParser
+    translator: ChatStreamTranslator
+    pending: list[dict[str, Any]] = field(default_factory=list)
+    ended: bool = False
+
+
+async def open_stream(
+    dispatcher: Dispatcher,
+    key: KeyState,
+    request: httpx.Request,
+    make_translator: Callable[[], ChatStreamTranslator],
+) -> OpenStream:
+    """One attempt: send, then read until the translator has output (or the stream ended)."""
+    response = await dispatcher.send(request, key.spec.secret.reveal())
+    stream = OpenStream(key, response, response.aiter_raw(), GeminiSSEParser(), make_translator())
+    try:
+        while not stream.pending and not stream.ended:
+            stream.pending.extend(await _next_chunks(stream))
+    except BaseException:
+        await _close(stream.response)
+        raise
+    return stream
+
+
+async def _next_chunks(stream: OpenStream) -> list[dict[str, Any]]:
+    """Read and translate until some chunks are ready or the upstream ends.
+
+    Raises AttemptFailed for an error tail or a broken connection (the caller decides
+    whether that can still be retried)."""
+    while True:
+        event = stream.parser.next_event()
+        if isinstance(event, DataEvent):
+            try:
+                document = json.loads(event.data)
+            except ValueError:
+                raise _broken("upstream sent an unparseable stream event") from None
+            chunks = stream.translator.feed(document)
+            if chunks:
+                return chunks
+        elif isinstance(event, ErrorTail):
+            raise AttemptFailed(_tail_failure(event.body, stream.key.spec.secret.reveal()))
+        elif event is None:
+            stream.ended = True
+            return stream.translator.finish()
+        elif isinstance(event, NeedData):
+            try:
+                data = await stream.chunks.__anext__()
+            except StopAsyncIteration:
+                stream.parser.feed_eof()
+            except httpx.TransportError as error:
+                raise _broken(f"upstream connection lost: {type(error).__name__}") from None
+            else:
+                stream.parser.feed(data)
+
+
+async def relay(stream: OpenStream, deadline: float) -> AsyncIterator[bytes]:
+    """The response body: pending chunks, then the rest of the upstream, then [DONE].
+
+    Awaits happen inside `move_on_at(deadline)`, yields outside it: a cancel scope must
+    not stay open across a `yield` of an async generator.
+    """
+    try:
+        while True:
+            for chunk in stream.pending:
+                yield encode_event(chunk)
+            stream.pending.clear()
+            if stream.ended:
+                break
+            error: ProxyError | None = None
+            with trio.move_on_at(deadline) as scope:
+                try:
+                    stream.pending.extend(await _next_chunks(stream))
+                except AttemptFailed as failed:
+                    error = failed.failure.error
+            if scope.cancelled_caught:
+                error = GatewayTimeout("the stream did not complete within the request deadline")
+            if error is not None:
+                yield encode_event(error.envelope())
+                break
+        yield DONE
+    finally:
+        await _close(stream.response)
+
+
+async def _close(response: httpx.Response) -> None:
+    # Shielded so a cancelled request still releases its connection, and bounded so a
+    # wedged socket cannot hold the request's task forever.
+    with trio.CancelScope(deadline=trio.current_time() + 5, shield=True):
+        await response.aclose()
+
+
+def _tail_failure(body: str, secret: str) -> Failure:
+    try:
+        code = int(json.loads(body)["error"]["code"])
+    except (ValueError, KeyError, TypeError):
+        code = 502
+    return classify_error(code, body, secret=secret)
+
+
+def _broken(message: str) -> AttemptFailed:
+    return AttemptFailed(Failure(Transient(message), UpstreamError(
+        message, status=502, type="server_error", code="upstream_stream_error")))

@@ -1,0 +1,279 @@
+"""Reading keys.yaml: parse, expand `${ENV}`, validate every field, build a frozen `Config`.
+
+Rules:
+1. Every problem names the file, the field path (`upstreams[0].keys[1].key`) and what is
+   wrong; all problems are collected, not just the first.
+2. No message ever contains the value of a secret field, expanded or not.
+3. Unknown fields are errors: a typo must not silently fall back to a default.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from trioproxy.config.env import UnsetVariable, expand
+from trioproxy.config.model import (
+    DEFAULT_GEMINI_BASE_URL,
+    ClientSpec,
+    Config,
+    GatewaySettings,
+    KeySpec,
+    UpstreamSpec,
+)
+from trioproxy.secret import Secret
+
+UPSTREAM_TYPES = ("gemini",)
+API_VERSIONS = ("v1beta", "v1")
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    path: str
+    message: str
+    unset_variable: str | None = None
+
+
+class ConfigError(Exception):
+    def __init__(self, source: str, problems: list[Problem]) -> None:
+        self.source = source
+        self.problems = problems
+        lines = [f"{source}: {p.path}: {p.message}" if p.path else f"{source}: {p.message}"
+                 for p in problems]
+        super().__init__("invalid config\n  " + "\n  ".join(lines))
+
+
+class _Reader:
+    """Walks the parsed YAML, recording problems instead of raising at the first one."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+        self.problems: list[Problem] = []
+
+    def problem(self, path: str, message: str, unset: str | None = None) -> None:
+        self.problems.append(Problem(path, message, unset))
+
+    def mapping(self, node: Any, path: str, allowed: set[str], required: set[str]) -> dict[str, Any]:
+        if not isinstance(node, dict):
+            self.problem(path, f"must be a mapping, got {_kind(node)}")
+            return {}
+        for name in node:
+            if name not in allowed:
+                hint = ", ".join(sorted(allowed))
+                self.problem(_join(path, str(name)), f"unknown field (expected one of: {hint})")
+        for name in sorted(required - node.keys()):
+            self.problem(_join(path, name), "is required")
+        return node
+
+    def sequence(self, node: Any, path: str) -> list[Any]:
+        if node is None:
+            return []
+        if not isinstance(node, list):
+            self.problem(path, f"must be a list, got {_kind(node)}")
+            return []
+        return node
+
+    def string(self, node: Any, path: str, *, secret: bool = False) -> str | None:
+        if not isinstance(node, str | int | float) or isinstance(node, bool):
+            self.problem(path, f"must be a string, got {_kind(node)}")
+            return None
+        try:
+            value = expand(str(node), self.env)
+        except UnsetVariable as unset:
+            self.problem(path, f"environment variable {unset.name} is not set", unset.name)
+            return None
+        if not value.strip():
+            self.problem(path, "must not be empty" + (" (the secret is empty)" if secret else ""))
+            return None
+        return value
+
+    def number(self, node: Any, path: str, *, minimum: float, integer: bool = False) -> float | None:
+        if isinstance(node, bool) or not isinstance(node, int | float):
+            self.problem(path, f"must be a number, got {_kind(node)}")
+            return None
+        if integer and not isinstance(node, int):
+            self.problem(path, "must be a whole number")
+            return None
+        if node < minimum:
+            self.problem(path, f"must be at least {minimum:g}")
+            return None
+        return node
+
+    def unique(self, names: list[tuple[str, str]], what: str) -> None:
+        seen: dict[str, str] = {}
+        for path, name in names:
+            if name in seen:
+                self.problem(path, f"duplicate {what} name {name!r} (also at {seen[name]})")
+            else:
+                seen[name] = path
+
+
+def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> Config:
+    """Load and validate keys.yaml; raise `ConfigError` listing every problem."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(source, [Problem("", f"cannot read file: {error.strerror}")]) from None
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        reason = getattr(error, "problem", None) or "not valid YAML"
+        raise ConfigError(source, [Problem("", f"YAML error at {where}{reason}")]) from None
+    return build_config(document, source, os.environ if env is None else env)
+
+
+def build_config(document: Any, source: str, env: Mapping[str, str]) -> Config:
+    reader = _Reader(env)
+    root = reader.mapping(
+        {} if document is None else document,
+        "",
+        {"upstreams", "clients", "aliases", "gateway"},
+        {"upstreams"},
+    )
+    upstreams = [
+        _upstream(reader, node, f"upstreams[{i}]")
+        for i, node in enumerate(reader.sequence(root.get("upstreams"), "upstreams"))
+    ]
+    if "upstreams" in root and not upstreams and not reader.problems:
+        reader.problem("upstreams", "must list at least one upstream")
+    clients = [
+        _client(reader, node, f"clients[{i}]")
+        for i, node in enumerate(reader.sequence(root.get("clients"), "clients"))
+    ]
+    aliases = _aliases(reader, root.get("aliases"))
+    gateway = _gateway(reader, root.get("gateway"))
+
+    built_upstreams = [u for u in upstreams if u is not None]
+    reader.unique([(f"upstreams[{i}].name", u.name) for i, u in enumerate(built_upstreams)], "upstream")
+    key_names = [
+        (f"upstreams[{i}].keys[{j}].name", k.name)
+        for i, u in enumerate(built_upstreams)
+        for j, k in enumerate(u.keys)
+    ]
+    reader.unique(key_names, "key")
+    key_secrets = [
+        (path, k.secret.fingerprint)
+        for (path, _), k in zip(key_names, [k for u in built_upstreams for k in u.keys], strict=True)
+    ]
+    _unique_secrets(reader, key_secrets, "key")
+    built_clients = [c for c in clients if c is not None]
+    reader.unique([(f"clients[{i}].name", c.name) for i, c in enumerate(built_clients)], "client")
+
+    if reader.problems:
+        raise ConfigError(source, reader.problems)
+    return Config(
+        source=source,
+        upstreams=tuple(built_upstreams),
+        clients=tuple(built_clients),
+        aliases=aliases,
+        gateway=gateway,
+    )
+
+
+def _upstream(reader: _Reader, node: Any, path: str) -> UpstreamSpec | None:
+    before = len(reader.problems)
+    data = reader.mapping(node, path, {"name", "type", "base_url", "api_version", "keys"},
+                          {"name", "type", "keys"})
+    name = reader.string(data.get("name"), f"{path}.name") if "name" in data else None
+    kind = reader.string(data.get("type"), f"{path}.type") if "type" in data else None
+    if kind is not None and kind not in UPSTREAM_TYPES:
+        reader.problem(f"{path}.type", f"unsupported upstream type {kind!r} (supported: gemini)")
+    base_url = DEFAULT_GEMINI_BASE_URL
+    if "base_url" in data:
+        base_url = reader.string(data["base_url"], f"{path}.base_url") or base_url
+        if not base_url.startswith(("http://", "https://")):
+            reader.problem(f"{path}.base_url", "must start with http:// or https://")
+    api_version = "v1beta"
+    if "api_version" in data:
+        api_version = reader.string(data["api_version"], f"{path}.api_version") or api_version
+        if api_version not in API_VERSIONS:
+            reader.problem(f"{path}.api_version", "must be v1beta or v1")
+    keys = [
+        _key(reader, key_node, f"{path}.keys[{j}]", name or "")
+        for j, key_node in enumerate(reader.sequence(data.get("keys"), f"{path}.keys"))
+    ]
+    if "keys" in data and not keys:
+        reader.problem(f"{path}.keys", "must list at least one key")
+    if len(reader.problems) > before or name is None or kind is None:
+        return None
+    return UpstreamSpec(
+        name=name,
+        type=kind,
+        base_url=base_url.rstrip("/"),
+        api_version=api_version,
+        keys=tuple(k for k in keys if k is not None),
+    )
+
+
+def _key(reader: _Reader, node: Any, path: str, upstream: str) -> KeySpec | None:
+    data = reader.mapping(node, path, {"name", "key"}, {"name", "key"})
+    name = reader.string(data.get("name"), f"{path}.name") if "name" in data else None
+    secret = reader.string(data.get("key"), f"{path}.key", secret=True) if "key" in data else None
+    if name is None or secret is None:
+        return None
+    return KeySpec(name=name, secret=Secret(secret), upstream=upstream)
+
+
+def _client(reader: _Reader, node: Any, path: str) -> ClientSpec | None:
+    data = reader.mapping(node, path, {"name", "key"}, {"name", "key"})
+    name = reader.string(data.get("name"), f"{path}.name") if "name" in data else None
+    secret = reader.string(data.get("key"), f"{path}.key", secret=True) if "key" in data else None
+    if name is None or secret is None:
+        return None
+    return ClientSpec(name=name, secret=Secret(secret))
+
+
+def _aliases(reader: _Reader, node: Any) -> dict[str, str]:
+    if node is None:
+        return {}
+    if not isinstance(node, dict):
+        reader.problem("aliases", f"must be a mapping of alias: model, got {_kind(node)}")
+        return {}
+    aliases: dict[str, str] = {}
+    for alias, target in node.items():
+        value = reader.string(target, f"aliases.{alias}")
+        if value is not None:
+            aliases[str(alias)] = value.removeprefix("models/")
+    return aliases
+
+
+def _gateway(reader: _Reader, node: Any) -> GatewaySettings:
+    if node is None:
+        return GatewaySettings()
+    names = {f.name for f in fields(GatewaySettings)}
+    data = reader.mapping(node, "gateway", names, set())
+    values: dict[str, Any] = {}
+    for name, raw in data.items():
+        if name not in names:
+            continue
+        integer = name in ("max_attempts", "max_body_bytes")
+        value = reader.number(raw, f"gateway.{name}", minimum=1 if integer else 0.001,
+                              integer=integer)
+        if value is not None:
+            values[name] = value
+    return GatewaySettings(**values)
+
+
+def _unique_secrets(reader: _Reader, entries: list[tuple[str, str]], what: str) -> None:
+    seen: dict[str, str] = {}
+    for path, fingerprint in entries:
+        if fingerprint in seen:
+            reader.problem(path, f"the same {what} secret is already configured at {seen[fingerprint]}")
+        else:
+            seen[fingerprint] = path
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+def _kind(node: Any) -> str:
+    return {dict: "a mapping", list: "a list", type(None): "nothing"}.get(type(node), type(node).__name__)

@@ -1,0 +1,62 @@
+"""The validated configuration: frozen values, built once by the loader.
+
+Every object here is immutable, so a running request holds one consistent `Config` for its
+whole life; a reload (later) builds a new one and swaps the reference atomically.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from trioproxy.secret import Secret
+
+DEFAULT_GEMINI_BASE_URL = "https://generativelanguage.googleapis.com"
+
+
+@dataclass(frozen=True, slots=True)
+class KeySpec:
+    name: str
+    secret: Secret
+    upstream: str
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamSpec:
+    name: str
+    type: str
+    base_url: str
+    api_version: str
+    keys: tuple[KeySpec, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ClientSpec:
+    name: str
+    secret: Secret
+
+
+@dataclass(frozen=True, slots=True)
+class GatewaySettings:
+    # One deadline for the whole request, all attempts and the whole stream included.
+    request_timeout: float = 600.0
+    # How long one attempt may wait for the upstream's response headers before the next
+    # key is tried; thinking models can take minutes before their first byte.
+    first_byte_timeout: float = 300.0
+    connect_timeout: float = 10.0
+    max_attempts: int = 4
+    # Cooldown for a 429 that carries no RetryInfo (the "minimal" 429 body).
+    default_cooldown: float = 60.0
+    max_body_bytes: int = 20 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    source: str
+    upstreams: tuple[UpstreamSpec, ...]
+    clients: tuple[ClientSpec, ...] = ()
+    aliases: dict[str, str] = field(default_factory=dict)
+    gateway: GatewaySettings = field(default_factory=GatewaySettings)
+
+    @property
+    def keys(self) -> tuple[KeySpec, ...]:
+        return tuple(key for upstream in self.upstreams for key in upstream.keys)

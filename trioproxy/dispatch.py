@@ -1,0 +1,150 @@
+"""The attempts loop: one deadline per request, bounded attempts, rotation over the pool.
+
+    deadline = now + request_timeout                  (one scope around every attempt)
+    loop, at most max_attempts times:
+        pool.choose(model)   -> a key, or Unavailable (all cooling -> 429, else -> 503)
+        attempt(key)         -> a result, or AttemptFailed(Failure)
+        pool.report(...)     -> state transition for that key
+        ClientFault          -> stop: no other key would do better
+
+An attempt's I/O runs in the caller's task, inside the request's nursery, so a client that
+hangs up cancels it like any other trio code. Nothing here retries after the first byte has
+reached the client: streaming callers only finish "attempting" once they hold output.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+import httpx
+import trio
+
+from trioproxy.config.model import GatewaySettings
+from trioproxy.errors import AllCooling, GatewayTimeout, PoolUnavailable, UpstreamError
+from trioproxy.pool import ClientFault, KeyPool, KeyState, Outcome, Success, Transient, Unavailable
+from trioproxy.providers.gemini.failures import Failure, classify_error
+
+T = TypeVar("T")
+ERROR_BODY_LIMIT = 64 * 1024
+
+
+class AttemptFailed(Exception):
+    def __init__(self, failure: Failure) -> None:
+        super().__init__(failure.error.message)
+        self.failure = failure
+
+
+@dataclass(frozen=True, slots=True)
+class Served(Generic[T]):
+    result: T
+    key: str
+    attempts: int
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        pool: KeyPool,
+        http: httpx.AsyncClient,
+        settings: GatewaySettings,
+        *,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        self.pool = pool
+        self.http = http
+        self.settings = settings
+        self.wall = wall
+
+    def deadline(self) -> float:
+        return trio.current_time() + self.settings.request_timeout
+
+    async def run(
+        self,
+        model: str,
+        attempt: Callable[[KeyState], Awaitable[T]],
+        *,
+        deadline: float | None = None,
+    ) -> Served[T]:
+        """Run `attempt` on successive keys until one succeeds; raise a ProxyError if none."""
+        with trio.move_on_at(deadline or self.deadline()):
+            return await self._attempts(model, attempt)
+        raise GatewayTimeout(f"the request did not complete within {self.settings.request_timeout:g}s")
+
+    async def _attempts(self, model: str, attempt: Callable[[KeyState], Awaitable[T]]) -> Served[T]:
+        tried: dict[str, str] = {}
+        last: Failure | None = None
+        for number in range(1, self.settings.max_attempts + 1):
+            choice = self.pool.choose(model, trio.current_time(), tried)
+            if isinstance(choice, Unavailable):
+                raise self._exhausted(model, choice, last)
+            key = choice.key
+            key.inflight += 1
+            try:
+                result = await attempt(key)
+            except AttemptFailed as failed:
+                failure = failed.failure
+            else:
+                self._report(key, model, Success())
+                return Served(result, key.name, number)
+            finally:
+                key.inflight -= 1
+            self._report(key, model, failure.outcome)
+            if isinstance(failure.outcome, ClientFault):
+                raise failure.error
+            tried[key.name] = failure.error.message
+            last = failure
+        assert last is not None  # the loop ran at least once: max_attempts >= 1
+        raise last.error
+
+    def _report(self, key: KeyState, model: str, outcome: Outcome) -> None:
+        self.pool.report(key, model, outcome, now=trio.current_time(), wall=self.wall())
+
+    def _exhausted(self, model: str, choice: Unavailable, last: Failure | None) -> Exception:
+        if choice.retry_after is not None:
+            when = "the daily quota reset" if choice.per_day else "a key cools down"
+            return AllCooling(
+                f"Every key for model {model} is rate limited; retry after {when} "
+                f"(in {choice.retry_after:.1f}s).",
+                retry_after=choice.retry_after,
+                per_day=choice.per_day,
+            )
+        detail = f" Last upstream error: {last.error.message}" if last else ""
+        return PoolUnavailable(f"No key can serve model {model} right now.{detail}", keys=choice.keys)
+
+    async def send(self, request: httpx.Request, secret: str) -> httpx.Response:
+        """Send and wait for a 2xx status line; the body is left open for the caller.
+
+        Raises AttemptFailed for transport errors, a first-byte timeout, or an error status
+        (whose body is read, bounded, and classified here).
+        """
+        try:
+            with trio.move_on_after(self.settings.first_byte_timeout) as scope:
+                response = await self.http.send(request, stream=True)
+            if scope.cancelled_caught:
+                raise _transient(504, f"no response within {self.settings.first_byte_timeout:g}s")
+            if response.status_code < 300:
+                return response
+            try:
+                body = await _read_bounded(response)
+            finally:
+                await response.aclose()
+        except httpx.TransportError as error:
+            raise _transient(502, f"upstream connection failed: {type(error).__name__}") from None
+        raise AttemptFailed(classify_error(response.status_code, body, secret=secret))
+
+
+def _transient(status: int, message: str) -> AttemptFailed:
+    return AttemptFailed(Failure(Transient(message), UpstreamError(
+        message, status=status, type="server_error", code="upstream_unavailable")))
+
+
+async def _read_bounded(response: httpx.Response) -> bytes:
+    body = bytearray()
+    async for chunk in response.aiter_raw():
+        body += chunk
+        if len(body) > ERROR_BODY_LIMIT:
+            break
+    return bytes(body)

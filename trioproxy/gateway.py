@@ -1,0 +1,55 @@
+"""Everything a request needs, built from one Config: pool, dispatcher, upstream APIs.
+
+One `Gateway` per config; a request reads `app.gateway` once and keeps that object, so a
+config swap (hot reload) can never show it half of one config and half of another.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+import httpx
+
+from trioproxy.config.model import Config
+from trioproxy.dispatch import Dispatcher
+from trioproxy.errors import InvalidRequest
+from trioproxy.pool import KeyPool, KeyState
+from trioproxy.upstream import GeminiAPI
+
+_MODEL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+# Routing prefixes other gateways and SDKs put in front of Gemini model ids.
+_PREFIXES = ("models/", "google/", "gemini/")
+
+
+class Gateway:
+    def __init__(
+        self, config: Config, http: httpx.AsyncClient, *, base_url_override: str | None = None
+    ) -> None:
+        self.config = config
+        self.http = http
+        self.pool = KeyPool(config.keys, default_cooldown=config.gateway.default_cooldown)
+        self.apis = {
+            upstream.name: GeminiAPI(
+                replace(upstream, base_url=base_url_override) if base_url_override else upstream
+            )
+            for upstream in config.upstreams
+        }
+        self.dispatcher = Dispatcher(self.pool, http, config.gateway)
+
+    def api_for(self, key: KeyState) -> GeminiAPI:
+        return self.apis[key.spec.upstream]
+
+    def resolve_model(self, requested: object) -> str:
+        """The Gemini model id for a client's `model` (aliases applied, prefixes stripped)."""
+        if not isinstance(requested, str) or not requested.strip():
+            raise InvalidRequest("`model` is required and must be a non-empty string.",
+                                 param="model")
+        name = self.config.aliases.get(requested, requested)
+        for prefix in _PREFIXES:
+            name = name.removeprefix(prefix)
+        name = self.config.aliases.get(name, name)
+        if not _MODEL_ID.match(name):
+            raise InvalidRequest(f"`{requested[:100]}` is not a valid model id.", param="model",
+                                 code="model_not_found")
+        return name

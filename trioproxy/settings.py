@@ -1,0 +1,34 @@
+"""Process settings from the environment, read in one place, once."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+SimulateMode = Literal["auto", "on", "off"]
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    config_path: Path = Path("config/keys.yaml")
+    data_dir: Path = Path("data")
+    # auto: run against the bundled simulated Gemini when no upstream key is configured
+    # (every key's ${ENV} is unset); on: always; off: never (unset variables are errors).
+    simulate: SimulateMode = "auto"
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        simulate = env.get("TRIOPROXY_SIMULATE", "auto").strip().lower()
+        if simulate not in ("auto", "on", "off"):
+            raise ValueError(f"TRIOPROXY_SIMULATE must be auto, on or off, not {simulate!r}")
+        return cls(
+            config_path=Path(env.get("TRIOPROXY_CONFIG", "config/keys.yaml")),
+            data_dir=Path(env.get("TRIOPROXY_DATA_DIR", "data")),
+            simulate=simulate,  # type: ignore[arg-type]
+            log_level=env.get("TRIOPROXY_LOG_LEVEL", "INFO").upper(),
+        )
