@@ -53,7 +53,7 @@ async def open_stream(
 ) -> OpenStream:
     """One attempt: send, then read until the translator has output (or the stream ended)."""
     response = await dispatcher.send(request, key.spec.secret.reveal())
-    stream = OpenStream(key, response, response.aiter_raw(), GeminiSSEParser(), make_translator())
+    stream = OpenStream(key, response, response.aiter_bytes(), GeminiSSEParser(), make_translator())
     try:
         while not stream.pending and not stream.ended:
             stream.pending.extend(await _next_chunks(stream))

@@ -143,7 +143,7 @@ def _transient(status: int, message: str) -> AttemptFailed:
 
 async def _read_bounded(response: httpx.Response) -> bytes:
     body = bytearray()
-    async for chunk in response.aiter_raw():
+    async for chunk in response.aiter_bytes():
         body += chunk
         if len(body) > ERROR_BODY_LIMIT:
             break
