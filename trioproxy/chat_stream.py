@@ -75,6 +75,10 @@ async def _next_chunks(stream: OpenStream) -> list[dict[str, Any]]:
                 document = json.loads(event.data)
             except ValueError:
                 raise _broken("upstream sent an unparseable stream event") from None
+            if isinstance(document, dict) and "error" in document:
+                # An error framed as a data event (seen on other Gemini front ends): same
+                # meaning as the raw tail.
+                raise AttemptFailed(_tail_failure(event.data, stream.key.spec.secret.reveal()))
             chunks = stream.translator.feed(document)
             if chunks:
                 return chunks

@@ -21,6 +21,8 @@ def hypercorn_config(bind: str, *, graceful_timeout: float = 30.0) -> HypercornC
     # Access lines come from trioproxy's own logging, not hypercorn's.
     config.accesslog = None
     config.errorlog = "-"
+    # trioproxy logs its own "listening" event; hypercorn keeps warnings and errors.
+    config.loglevel = "WARNING"
     # LLM requests can sit for minutes before the first byte; the default 5 s keep-alive is
     # about idle connections between requests, so it stays.
     return config
