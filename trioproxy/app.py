@@ -30,8 +30,11 @@ from trioproxy.serving import serve_app
 from trioproxy.settings import Settings
 from trioproxy.upstream import make_http_client
 
-_HTTP_ERROR_TYPES = {404: "invalid_request_error", 405: "invalid_request_error",
-                     413: "invalid_request_error"}
+_HTTP_ERROR_TYPES = {
+    404: "invalid_request_error",
+    405: "invalid_request_error",
+    413: "invalid_request_error",
+}
 
 
 class TrioProxyApp(QuartTrio):
@@ -68,11 +71,14 @@ def create_app(
         if runtime.simulated:
             base_url = await _start_simulation(app)
         app.gateway = Gateway(runtime.config, http, base_url_override=base_url)
-        logs.event("gateway started", keys=len(runtime.config.keys), simulated=runtime.simulated,
-                   config=runtime.config.source)
+        logs.event(
+            "gateway started",
+            keys=len(runtime.config.keys),
+            simulated=runtime.simulated,
+            config=runtime.config.source,
+        )
         if not runtime.config.clients:
-            logs.event("no client keys configured: serving loopback clients only",
-                       logging.WARNING)
+            logs.event("no client keys configured: serving loopback clients only", logging.WARNING)
 
     @app.after_serving
     async def stop() -> None:
@@ -84,17 +90,22 @@ def create_app(
         g.request_id = (request.headers.get("x-request-id") or uuid.uuid4().hex)[:128]
         g.caller = None
         if request.path.startswith("/v1/"):
-            g.caller = authenticate(app.gateway.config.clients,
-                                    request.headers.get("authorization"),
-                                    request.remote_addr)
+            g.caller = authenticate(
+                app.gateway.config.clients,
+                request.headers.get("authorization"),
+                request.remote_addr,
+            )
 
     @app.after_request
     async def finish(response: Response) -> Response:
         response.headers["x-request-id"] = g.get("request_id", "")
         caller = g.get("caller")
         logs.access(
-            request_id=g.get("request_id"), method=request.method, route=request.path,
-            status=response.status_code, client=caller.name if caller else None,
+            request_id=g.get("request_id"),
+            method=request.method,
+            route=request.path,
+            status=response.status_code,
+            client=caller.name if caller else None,
             key=response.headers.get("x-trioproxy-key"),
             attempts=response.headers.get("x-trioproxy-attempts"),
             ms=logs.elapsed_ms(g.get("start", time.perf_counter())),
@@ -115,20 +126,33 @@ async def _start_simulation(app: TrioProxyApp) -> str:
     logs.event(
         "SIMULATION: no Gemini key is configured, so requests are answered by the bundled "
         "simulated Gemini, not by Google. Set GEMINI_API_KEY (or edit config/keys.yaml) to "
-        "use the real API.", logging.WARNING, upstream=url)
+        "use the real API.",
+        logging.WARNING,
+        upstream=url,
+    )
     return url
 
 
 def _error_response(error: ProxyError) -> Response:
-    response = Response(_dumps(error.envelope()), status=error.status,
-                        content_type="application/json", headers=error.headers)
+    response = Response(
+        _dumps(error.envelope()),
+        status=error.status,
+        content_type="application/json",
+        headers=error.headers,
+    )
     return response
 
 
 async def _proxy_error(error: ProxyError) -> Response:
     if not isinstance(error, ClientError):
-        logs.event("request failed", logging.WARNING, status=error.status, code=error.code,
-                   error=error.message, request_id=g.get("request_id"))
+        logs.event(
+            "request failed",
+            logging.WARNING,
+            status=error.status,
+            code=error.code,
+            error=error.message,
+            request_id=g.get("request_id"),
+        )
     return _error_response(error)
 
 
@@ -140,15 +164,23 @@ async def _http_error(error: HTTPException) -> Response:
         413: "The request body is too large.",
     }
     message = messages.get(status) or error.description or "bad request"
-    return _error_response(ProxyError(message, status=status,
-                                      type=_HTTP_ERROR_TYPES.get(status, "invalid_request_error"),
-                                      code=None))
+    return _error_response(
+        ProxyError(
+            message,
+            status=status,
+            type=_HTTP_ERROR_TYPES.get(status, "invalid_request_error"),
+            code=None,
+        )
+    )
 
 
 async def _unexpected_error(error: Exception) -> Response:
     logs.EVENTS.exception("unexpected error", extra={"fields": {"request_id": g.get("request_id")}})
-    return _error_response(ProxyError(
-        f"The gateway hit an internal error (request id {g.get('request_id')}).", status=500))
+    return _error_response(
+        ProxyError(
+            f"The gateway hit an internal error (request id {g.get('request_id')}).", status=500
+        )
+    )
 
 
 def _dumps(payload: Any) -> str:

@@ -29,7 +29,11 @@ DONE = b"data: [DONE]\n\n"
 
 
 def encode_event(payload: dict[str, Any]) -> bytes:
-    return b"data: " + json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode() + b"\n\n"
+    return (
+        b"data: "
+        + json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+        + b"\n\n"
+    )
 
 
 @dataclass(slots=True)
@@ -143,5 +147,9 @@ def _tail_failure(body: str, secret: str) -> Failure:
 
 
 def _broken(message: str) -> AttemptFailed:
-    return AttemptFailed(Failure(Transient(message), UpstreamError(
-        message, status=502, type="server_error", code="upstream_stream_error")))
+    return AttemptFailed(
+        Failure(
+            Transient(message),
+            UpstreamError(message, status=502, type="server_error", code="upstream_stream_error"),
+        )
+    )

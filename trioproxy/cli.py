@@ -1,7 +1,7 @@
 """`trioproxy` command line.
 
-    trioproxy serve [--bind HOST:PORT] [--config PATH]   serve the gateway (hypercorn, trio)
-    trioproxy check-config [PATH]                        validate keys.yaml and exit
+trioproxy serve [--bind HOST:PORT] [--config PATH]   serve the gateway (hypercorn, trio)
+trioproxy check-config [PATH]                        validate keys.yaml and exit
 """
 
 from __future__ import annotations
@@ -33,8 +33,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="serve the gateway")
     serve.add_argument("--bind", default=os.environ.get("TRIOPROXY_BIND", DEFAULT_BIND))
     serve.add_argument("--config", type=Path, help="keys.yaml (default: $TRIOPROXY_CONFIG)")
-    serve.add_argument("--graceful-timeout", type=float, default=30.0,
-                       help="seconds in-flight requests get to finish on shutdown")
+    serve.add_argument(
+        "--graceful-timeout",
+        type=float,
+        default=30.0,
+        help="seconds in-flight requests get to finish on shutdown",
+    )
     check = commands.add_parser("check-config", help="validate keys.yaml and exit")
     check.add_argument("path", nargs="?", type=Path)
     args = parser.parse_args(argv)
@@ -65,8 +69,10 @@ def _check(path: Path) -> int:
     except ConfigError as error:
         print(f"trioproxy: {error}", file=sys.stderr)
         return 2
-    print(f"{path}: ok ({len(config.upstreams)} upstreams, {len(config.keys)} keys, "
-          f"{len(config.clients)} clients)")
+    print(
+        f"{path}: ok ({len(config.upstreams)} upstreams, {len(config.keys)} keys, "
+        f"{len(config.clients)} clients)"
+    )
     return 0
 
 
@@ -78,8 +84,15 @@ async def _serve(app: object, bind: str, graceful_timeout: float) -> None:
                 return
 
     async with trio.open_nursery() as nursery:
-        url = await nursery.start(partial(serve_app, app, bind, shutdown_trigger=shutdown_trigger,
-                                          graceful_timeout=graceful_timeout))
+        url = await nursery.start(
+            partial(
+                serve_app,
+                app,
+                bind,
+                shutdown_trigger=shutdown_trigger,
+                graceful_timeout=graceful_timeout,
+            )
+        )
         logs.event("listening", url=url)
 
 

@@ -71,7 +71,9 @@ class Dispatcher:
         """Run `attempt` on successive keys until one succeeds; raise a ProxyError if none."""
         with trio.move_on_at(deadline or self.deadline()):
             return await self._attempts(model, attempt)
-        raise GatewayTimeout(f"the request did not complete within {self.settings.request_timeout:g}s")
+        raise GatewayTimeout(
+            f"the request did not complete within {self.settings.request_timeout:g}s"
+        )
 
     async def _attempts(self, model: str, attempt: Callable[[KeyState], Awaitable[T]]) -> Served[T]:
         tried: dict[str, str] = {}
@@ -112,7 +114,9 @@ class Dispatcher:
                 per_day=choice.per_day,
             )
         detail = f" Last upstream error: {last.error.message}" if last else ""
-        return PoolUnavailable(f"No key can serve model {model} right now.{detail}", keys=choice.keys)
+        return PoolUnavailable(
+            f"No key can serve model {model} right now.{detail}", keys=choice.keys
+        )
 
     async def send(self, request: httpx.Request, secret: str) -> httpx.Response:
         """Send and wait for a 2xx status line; the body is left open for the caller.
@@ -137,8 +141,12 @@ class Dispatcher:
 
 
 def _transient(status: int, message: str) -> AttemptFailed:
-    return AttemptFailed(Failure(Transient(message), UpstreamError(
-        message, status=status, type="server_error", code="upstream_unavailable")))
+    return AttemptFailed(
+        Failure(
+            Transient(message),
+            UpstreamError(message, status=status, type="server_error", code="upstream_unavailable"),
+        )
+    )
 
 
 async def _read_bounded(response: httpx.Response) -> bytes:

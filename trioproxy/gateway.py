@@ -43,13 +43,17 @@ class Gateway:
     def resolve_model(self, requested: object) -> str:
         """The Gemini model id for a client's `model` (aliases applied, prefixes stripped)."""
         if not isinstance(requested, str) or not requested.strip():
-            raise InvalidRequest("`model` is required and must be a non-empty string.",
-                                 param="model")
+            raise InvalidRequest(
+                "`model` is required and must be a non-empty string.", param="model"
+            )
         name = self.config.aliases.get(requested, requested)
         for prefix in _PREFIXES:
             name = name.removeprefix(prefix)
         name = self.config.aliases.get(name, name)
         if not _MODEL_ID.match(name):
-            raise InvalidRequest(f"`{requested[:100]}` is not a valid model id.", param="model",
-                                 code="model_not_found")
+            raise InvalidRequest(
+                f"`{requested[:100]}` is not a valid model id.",
+                param="model",
+                code="model_not_found",
+            )
         return name

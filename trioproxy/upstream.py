@@ -29,8 +29,9 @@ def make_http_client(
         timeout=httpx.Timeout(connect=settings.connect_timeout, read=None, write=60.0, pool=30.0),
         # Keep-alive connections are the whole point of sharing one client; the cap on
         # total connections bounds sockets under a burst of long streams.
-        limits=httpx.Limits(max_connections=2000, max_keepalive_connections=200,
-                            keepalive_expiry=30.0),
+        limits=httpx.Limits(
+            max_connections=2000, max_keepalive_connections=200, keepalive_expiry=30.0
+        ),
         follow_redirects=False,
         trust_env=False,
     )
@@ -50,32 +51,48 @@ class GeminiAPI:
             "user-agent": USER_AGENT,
         }
 
-    def generate(self, http: httpx.AsyncClient, model: str, body: dict[str, Any],
-                 secret: Secret, *, stream: bool) -> httpx.Request:
+    def generate(
+        self,
+        http: httpx.AsyncClient,
+        model: str,
+        body: dict[str, Any],
+        secret: Secret,
+        *,
+        stream: bool,
+    ) -> httpx.Request:
         if stream:
             url = f"{self.root}/models/{model}:streamGenerateContent"
             params = {"alt": "sse"}
         else:
             url, params = f"{self.root}/models/{model}:generateContent", {}
-        return http.build_request("POST", url, params=params, content=_encode(body),
-                                  headers=self._headers(secret))
+        return http.build_request(
+            "POST", url, params=params, content=_encode(body), headers=self._headers(secret)
+        )
 
-    def batch_embed(self, http: httpx.AsyncClient, model: str, body: dict[str, Any],
-                    secret: Secret) -> httpx.Request:
-        return http.build_request("POST", f"{self.root}/models/{model}:batchEmbedContents",
-                                  content=_encode(body), headers=self._headers(secret))
+    def batch_embed(
+        self, http: httpx.AsyncClient, model: str, body: dict[str, Any], secret: Secret
+    ) -> httpx.Request:
+        return http.build_request(
+            "POST",
+            f"{self.root}/models/{model}:batchEmbedContents",
+            content=_encode(body),
+            headers=self._headers(secret),
+        )
 
-    def list_models(self, http: httpx.AsyncClient, secret: Secret,
-                    page_token: str | None) -> httpx.Request:
+    def list_models(
+        self, http: httpx.AsyncClient, secret: Secret, page_token: str | None
+    ) -> httpx.Request:
         params = {"pageSize": "1000"}
         if page_token:
             params["pageToken"] = page_token
-        return http.build_request("GET", f"{self.root}/models", params=params,
-                                  headers=self._headers(secret))
+        return http.build_request(
+            "GET", f"{self.root}/models", params=params, headers=self._headers(secret)
+        )
 
     def get_model(self, http: httpx.AsyncClient, model: str, secret: Secret) -> httpx.Request:
-        return http.build_request("GET", f"{self.root}/models/{model}",
-                                  headers=self._headers(secret))
+        return http.build_request(
+            "GET", f"{self.root}/models/{model}", headers=self._headers(secret)
+        )
 
 
 def _encode(body: dict[str, Any]) -> bytes:

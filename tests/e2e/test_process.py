@@ -34,23 +34,44 @@ upstreams:
       - name: a
         key: ${{GEMINI_KEY_B}}
 """)
-    result = subprocess.run([sys.executable, "-m", "trioproxy", "check-config", str(config)],
-                            capture_output=True, text=True, env=env_without_gemini(), timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "trioproxy", "check-config", str(config)],
+        capture_output=True,
+        text=True,
+        env=env_without_gemini(),
+        timeout=60,
+    )
     assert result.returncode == 2
-    assert f"{config}: upstreams[0].keys[1].key: environment variable GEMINI_KEY_B is not set" \
+    assert (
+        f"{config}: upstreams[0].keys[1].key: environment variable GEMINI_KEY_B is not set"
         in result.stderr
+    )
     assert SECRET not in result.stderr + result.stdout
 
 
 def test_hypercorn_plain_form_refuses_invalid_config(tmp_path: Path) -> None:
     config = tmp_path / "keys.yaml"
-    config.write_text(f"upstreams:\n  - name: g\n    type: gemini\n    keys:\n"
-                      f"      - name: a\n        key: {SECRET}\n        weight: 2\n")
+    config.write_text(
+        f"upstreams:\n  - name: g\n    type: gemini\n    keys:\n"
+        f"      - name: a\n        key: {SECRET}\n        weight: 2\n"
+    )
     result = subprocess.run(
-        [sys.executable, "-m", "hypercorn", "--worker-class", "trio", "--bind", "127.0.0.1:0",
-         "trioproxy.asgi:app"],
-        capture_output=True, text=True, timeout=60,
-        env=env_without_gemini(TRIOPROXY_CONFIG=str(config)), cwd=REPO)
+        [
+            sys.executable,
+            "-m",
+            "hypercorn",
+            "--worker-class",
+            "trio",
+            "--bind",
+            "127.0.0.1:0",
+            "trioproxy.asgi:app",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env_without_gemini(TRIOPROXY_CONFIG=str(config)),
+        cwd=REPO,
+    )
     assert result.returncode != 0
     assert "upstreams[0].keys[0].weight: unknown field" in result.stderr
     assert "Traceback" not in result.stderr
@@ -62,7 +83,10 @@ async def test_readme_serve_command_runs_offline_against_the_simulation() -> Non
     loudly logged, and the OpenAI SDK gets answers."""
     process = await trio.lowlevel.open_process(
         [sys.executable, "-m", "trioproxy", "serve", "--bind", "127.0.0.1:0"],
-        stderr=subprocess.PIPE, env=env_without_gemini(), cwd=REPO)
+        stderr=subprocess.PIPE,
+        env=env_without_gemini(),
+        cwd=REPO,
+    )
     assert process.stderr is not None
     lines: list[dict[str, object]] = []
     try:
@@ -81,7 +105,8 @@ async def test_readme_serve_command_runs_offline_against_the_simulation() -> Non
                         url = str(entry["url"])
             client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0)
             reply = await client.chat.completions.create(
-                model="gemini-2.5-flash", messages=[{"role": "user", "content": "Say hello"}])
+                model="gemini-2.5-flash", messages=[{"role": "user", "content": "Say hello"}]
+            )
             await client.close()
         assert reply.choices[0].message.content
         assert any("SIMULATION" in str(entry.get("msg")) for entry in lines)

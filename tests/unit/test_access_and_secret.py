@@ -32,8 +32,15 @@ def test_without_clients_only_loopback_is_served() -> None:
 
 def test_secret_is_masked_everywhere(caplog: pytest.LogCaptureFixture) -> None:
     secret = Secret("AIza-top-secret")
-    texts = [str(secret), repr(secret), f"{secret}", f"{secret!r:>40}", "%s" % secret,
-             str([secret]), str({"k": secret})]
+    texts = [
+        str(secret),
+        repr(secret),
+        f"{secret}",
+        f"{secret!r:>40}",
+        "%s" % secret,  # noqa: UP031 - %-formatting is what logging does
+        str([secret]),
+        str({"k": secret}),
+    ]
     caplog.set_level(logging.INFO)
     logging.getLogger("test").info("key %s", secret)
     texts.append(caplog.text)
@@ -43,7 +50,8 @@ def test_secret_is_masked_everywhere(caplog: pytest.LogCaptureFixture) -> None:
         json.dumps({"k": secret})
     assert secret.reveal() == "AIza-top-secret"
     assert secret == Secret("AIza-top-secret")
-    assert secret.matches("AIza-top-secret") and not secret.matches("AIza-top-secreT")
+    assert secret.matches("AIza-top-secret")
+    assert not secret.matches("AIza-top-secreT")
 
 
 def test_tool_call_id_round_trip() -> None:

@@ -74,7 +74,9 @@ def test_yaml_syntax_error_names_line(tmp_path: Path) -> None:
 
 
 def test_unknown_field_names_the_path(tmp_path: Path) -> None:
-    text = VALID.replace("        key: literal-key-b", "        key: literal-key-b\n        wieght: 2")
+    text = VALID.replace(
+        "        key: literal-key-b", "        key: literal-key-b\n        wieght: 2"
+    )
     assert problems(tmp_path, text, {"GEMINI_KEY_A": "x"}) == [
         "upstreams[0].keys[1].wieght: unknown field (expected one of: key, name)"
     ]

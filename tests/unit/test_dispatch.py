@@ -24,14 +24,23 @@ Handler = Callable[[str], Awaitable[httpx.Response]]
 
 
 def error(status: int, google_status: str, **extra: object) -> httpx.Response:
-    document = {"error": {"code": status, "message": f"{google_status} happened",
-                          "status": google_status, **extra}}
+    document = {
+        "error": {
+            "code": status,
+            "message": f"{google_status} happened",
+            "status": google_status,
+            **extra,
+        }
+    }
     return httpx.Response(status, json=document)
 
 
 def rate_limited(delay: str = "26s") -> httpx.Response:
-    return error(429, "RESOURCE_EXHAUSTED", details=[
-        {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": delay}])
+    return error(
+        429,
+        "RESOURCE_EXHAUSTED",
+        details=[{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": delay}],
+    )
 
 
 class Upstream:
@@ -66,8 +75,10 @@ def make(upstream: Upstream, names: list[str], **settings: float) -> Dispatcher:
 async def call(dispatcher: Dispatcher) -> tuple[str, int]:
     async def attempt(key: KeyState) -> object:
         request = dispatcher.http.build_request(
-            "POST", "https://upstream.test/v1beta/models/m:generateContent",
-            headers={"x-goog-api-key": key.spec.secret.reveal()})
+            "POST",
+            "https://upstream.test/v1beta/models/m:generateContent",
+            headers={"x-goog-api-key": key.spec.secret.reveal()},
+        )
         response = await dispatcher.send(request, key.spec.secret.reveal())
         body = json.loads(await response.aread())
         await response.aclose()
@@ -78,7 +89,9 @@ async def call(dispatcher: Dispatcher) -> tuple[str, int]:
     return served.key, served.attempts
 
 
-async def test_429_rotates_and_the_cooling_key_gets_nothing_until_it_recovers(autojump_clock: trio.testing.MockClock) -> None:
+async def test_429_rotates_and_the_cooling_key_gets_nothing_until_it_recovers(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
     responses = {"a": [rate_limited("26s")]}
 
     async def a(_: str) -> httpx.Response:
@@ -120,7 +133,9 @@ async def test_connection_error_moves_to_next_key(autojump_clock: trio.testing.M
     assert await call(make(upstream, ["a", "b"])) == ("b", 2)
 
 
-async def test_all_cooling_answers_429_with_earliest_recovery(autojump_clock: trio.testing.MockClock) -> None:
+async def test_all_cooling_answers_429_with_earliest_recovery(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
     async def limited(_: str) -> httpx.Response:
         return rate_limited("12.2s")
 
@@ -139,8 +154,13 @@ async def test_all_cooling_answers_429_with_earliest_recovery(autojump_clock: tr
 
 async def test_invalid_key_is_never_used_again(autojump_clock: trio.testing.MockClock) -> None:
     async def invalid(_: str) -> httpx.Response:
-        return error(400, "INVALID_ARGUMENT", details=[
-            {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID"}])
+        return error(
+            400,
+            "INVALID_ARGUMENT",
+            details=[
+                {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID"}
+            ],
+        )
 
     upstream = Upstream({"a": invalid, "b": ok})
     dispatcher = make(upstream, ["a", "b"])
@@ -149,7 +169,9 @@ async def test_invalid_key_is_never_used_again(autojump_clock: trio.testing.Mock
     assert upstream.calls.count("a") == 1
 
 
-async def test_all_broken_is_503_with_each_keys_state(autojump_clock: trio.testing.MockClock) -> None:
+async def test_all_broken_is_503_with_each_keys_state(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
     async def invalid(_: str) -> httpx.Response:
         return error(403, "PERMISSION_DENIED")
 
@@ -188,7 +210,9 @@ async def test_client_fault_is_not_retried(autojump_clock: trio.testing.MockCloc
     assert upstream.calls == ["a"]
 
 
-async def test_inflight_is_restored_after_cancellation(autojump_clock: trio.testing.MockClock) -> None:
+async def test_inflight_is_restored_after_cancellation(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
     upstream = Upstream({"a": hang})
     dispatcher = make(upstream, ["a"])
     with trio.move_on_after(1):

@@ -25,12 +25,14 @@ NOON_UTC = datetime(2026, 6, 1, 12, 0, tzinfo=UTC).timestamp()
 
 
 def make_pool(*names: str) -> KeyPool:
-    return KeyPool([KeySpec(n, Secret(f"secret-{n}"), "gemini") for n in names],
-                   default_cooldown=60)
+    return KeyPool(
+        [KeySpec(n, Secret(f"secret-{n}"), "gemini") for n in names], default_cooldown=60
+    )
 
 
-def pick(pool: KeyPool, now: float = 0.0, tried: dict[str, str] | None = None,
-         model: str = MODEL) -> str:
+def pick(
+    pool: KeyPool, now: float = 0.0, tried: dict[str, str] | None = None, model: str = MODEL
+) -> str:
     choice = pool.choose(model, now, tried or {})
     assert isinstance(choice, Pick), choice
     return choice.key.name
@@ -86,9 +88,13 @@ def test_all_cooling_reports_earliest_recovery() -> None:
 
 def test_per_day_quota_cools_until_pacific_midnight_not_retry_delay() -> None:
     pool = make_pool("a")
-    pool.report(pool.keys[0], MODEL, RateLimited(26, per_day=True,
-                                                 quota_ids=("GenerateRequestsPerDay",)),
-                now=0.0, wall=NOON_UTC)
+    pool.report(
+        pool.keys[0],
+        MODEL,
+        RateLimited(26, per_day=True, quota_ids=("GenerateRequestsPerDay",)),
+        now=0.0,
+        wall=NOON_UTC,
+    )
     choice = pool.choose(MODEL, 3600.0, {})
     assert isinstance(choice, Unavailable)
     assert choice.per_day is True
@@ -100,8 +106,10 @@ def test_auth_failure_disables_the_key_for_good() -> None:
     pool.report(pool.keys[0], MODEL, AuthFailure("API_KEY_INVALID"), now=0.0, wall=NOON_UTC)
     assert [pick(pool, now=t) for t in (0.0, 1e6, 1e9)] == ["b", "b", "b"]
     assert pool.describe(pool.keys[0], MODEL, 0.0) == {
-        "name": "a", "id": f"sha256:{Secret('secret-a').fingerprint}",
-        "state": "disabled", "reason": "auth: API_KEY_INVALID",
+        "name": "a",
+        "id": f"sha256:{Secret('secret-a').fingerprint}",
+        "state": "disabled",
+        "reason": "auth: API_KEY_INVALID",
     }
 
 

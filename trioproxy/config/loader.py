@@ -43,8 +43,10 @@ class ConfigError(Exception):
     def __init__(self, source: str, problems: list[Problem]) -> None:
         self.source = source
         self.problems = problems
-        lines = [f"{source}: {p.path}: {p.message}" if p.path else f"{source}: {p.message}"
-                 for p in problems]
+        lines = [
+            f"{source}: {p.path}: {p.message}" if p.path else f"{source}: {p.message}"
+            for p in problems
+        ]
         super().__init__("invalid config\n  " + "\n  ".join(lines))
 
 
@@ -58,7 +60,9 @@ class _Reader:
     def problem(self, path: str, message: str, unset: str | None = None) -> None:
         self.problems.append(Problem(path, message, unset))
 
-    def mapping(self, node: Any, path: str, allowed: set[str], required: set[str]) -> dict[str, Any]:
+    def mapping(
+        self, node: Any, path: str, allowed: set[str], required: set[str]
+    ) -> dict[str, Any]:
         if not isinstance(node, dict):
             self.problem(path, f"must be a mapping, got {_kind(node)}")
             return {}
@@ -92,7 +96,9 @@ class _Reader:
             return None
         return value
 
-    def number(self, node: Any, path: str, *, minimum: float, integer: bool = False) -> float | None:
+    def number(
+        self, node: Any, path: str, *, minimum: float, integer: bool = False
+    ) -> float | None:
         if isinstance(node, bool) or not isinstance(node, int | float):
             self.problem(path, f"must be a number, got {_kind(node)}")
             return None
@@ -152,7 +158,9 @@ def build_config(document: Any, source: str, env: Mapping[str, str]) -> Config:
     gateway = _gateway(reader, root.get("gateway"))
 
     built_upstreams = [u for u in upstreams if u is not None]
-    reader.unique([(f"upstreams[{i}].name", u.name) for i, u in enumerate(built_upstreams)], "upstream")
+    reader.unique(
+        [(f"upstreams[{i}].name", u.name) for i, u in enumerate(built_upstreams)], "upstream"
+    )
     key_names = [
         (f"upstreams[{i}].keys[{j}].name", k.name)
         for i, u in enumerate(built_upstreams)
@@ -161,7 +169,9 @@ def build_config(document: Any, source: str, env: Mapping[str, str]) -> Config:
     reader.unique(key_names, "key")
     key_secrets = [
         (path, k.secret.fingerprint)
-        for (path, _), k in zip(key_names, [k for u in built_upstreams for k in u.keys], strict=True)
+        for (path, _), k in zip(
+            key_names, [k for u in built_upstreams for k in u.keys], strict=True
+        )
     ]
     _unique_secrets(reader, key_secrets, "key")
     built_clients = [c for c in clients if c is not None]
@@ -180,8 +190,9 @@ def build_config(document: Any, source: str, env: Mapping[str, str]) -> Config:
 
 def _upstream(reader: _Reader, node: Any, path: str) -> UpstreamSpec | None:
     before = len(reader.problems)
-    data = reader.mapping(node, path, {"name", "type", "base_url", "api_version", "keys"},
-                          {"name", "type", "keys"})
+    data = reader.mapping(
+        node, path, {"name", "type", "base_url", "api_version", "keys"}, {"name", "type", "keys"}
+    )
     name = reader.string(data.get("name"), f"{path}.name") if "name" in data else None
     kind = reader.string(data.get("type"), f"{path}.type") if "type" in data else None
     if kind is not None and kind not in UPSTREAM_TYPES:
@@ -255,8 +266,9 @@ def _gateway(reader: _Reader, node: Any) -> GatewaySettings:
         if name not in names:
             continue
         integer = name in ("max_attempts", "max_body_bytes")
-        value = reader.number(raw, f"gateway.{name}", minimum=1 if integer else 0.001,
-                              integer=integer)
+        value = reader.number(
+            raw, f"gateway.{name}", minimum=1 if integer else 0.001, integer=integer
+        )
         if value is not None:
             values[name] = value
     return GatewaySettings(**values)
@@ -266,7 +278,9 @@ def _unique_secrets(reader: _Reader, entries: list[tuple[str, str]], what: str) 
     seen: dict[str, str] = {}
     for path, fingerprint in entries:
         if fingerprint in seen:
-            reader.problem(path, f"the same {what} secret is already configured at {seen[fingerprint]}")
+            reader.problem(
+                path, f"the same {what} secret is already configured at {seen[fingerprint]}"
+            )
         else:
             seen[fingerprint] = path
 
@@ -276,4 +290,6 @@ def _join(path: str, name: str) -> str:
 
 
 def _kind(node: Any) -> str:
-    return {dict: "a mapping", list: "a list", type(None): "nothing"}.get(type(node), type(node).__name__)
+    return {dict: "a mapping", list: "a list", type(None): "nothing"}.get(
+        type(node), type(node).__name__
+    )

@@ -84,9 +84,13 @@ class KeyPool:
             return Pick(key)
         return self._unavailable(model, now, tried)
 
-    def report(self, key: KeyState, model: str, outcome: Outcome, *, now: float, wall: float) -> None:
+    def report(
+        self, key: KeyState, model: str, outcome: Outcome, *, now: float, wall: float
+    ) -> None:
         if isinstance(outcome, RateLimited):
-            delay = outcome.retry_after if outcome.retry_after is not None else self.default_cooldown
+            delay = (
+                outcome.retry_after if outcome.retry_after is not None else self.default_cooldown
+            )
             if outcome.per_day:
                 delay = max(delay, seconds_until_daily_reset(wall))
             key.cooldowns[model] = Cooldown(now + delay, outcome.per_day, outcome.quota_ids)
@@ -99,7 +103,9 @@ class KeyPool:
         all_cooling = bool(cooling) and len(cooldowns) == len(cooling)
         retry_after = min(c.until for c in cooldowns) - now if all_cooling else None
         per_day = all_cooling and all(c.per_day for c in cooldowns)
-        return Unavailable(retry_after, per_day, [self.describe(k, model, now, tried) for k in self.keys])
+        return Unavailable(
+            retry_after, per_day, [self.describe(k, model, now, tried) for k in self.keys]
+        )
 
     def describe(
         self, key: KeyState, model: str, now: float, tried: Mapping[str, str] | None = None

@@ -63,8 +63,12 @@ async def _read_json(gateway: Gateway, key: KeyState, http_request: httpx.Reques
 
 
 def _transient(message: str) -> AttemptFailed:
-    return AttemptFailed(Failure(Transient(message), UpstreamError(
-        message, status=502, type="server_error", code="upstream_error")))
+    return AttemptFailed(
+        Failure(
+            Transient(message),
+            UpstreamError(message, status=502, type="server_error", code="upstream_error"),
+        )
+    )
 
 
 @blueprint.post("/v1/chat/completions")
@@ -82,32 +86,43 @@ async def chat_completions() -> Response:
     deadline = gateway.dispatcher.deadline()
 
     if stream:
+
         def translator() -> ChatStreamTranslator:
-            return ChatStreamTranslator(model=model, completion_id=completion_id,
-                                        created=created, include_usage=include_usage)
+            return ChatStreamTranslator(
+                model=model,
+                completion_id=completion_id,
+                created=created,
+                include_usage=include_usage,
+            )
 
         async def attempt(key: KeyState) -> Any:
             api = gateway.api_for(key)
-            upstream_request = api.generate(gateway.http, model, generate_body,
-                                            key.spec.secret, stream=True)
+            upstream_request = api.generate(
+                gateway.http, model, generate_body, key.spec.secret, stream=True
+            )
             return await open_stream(gateway.dispatcher, key, upstream_request, translator)
 
         served = await gateway.dispatcher.run(model, attempt, deadline=deadline)
-        response = Response(relay(served.result, deadline), status=200,
-                            content_type="text/event-stream",
-                            headers={"cache-control": "no-cache", **_served_headers(served)})
+        response = Response(
+            relay(served.result, deadline),
+            status=200,
+            content_type="text/event-stream",
+            headers={"cache-control": "no-cache", **_served_headers(served)},
+        )
         response.timeout = None  # Quart's 60 s default would silently cut long streams
         return response
 
     async def unary(key: KeyState) -> Any:
         api = gateway.api_for(key)
-        upstream_request = api.generate(gateway.http, model, generate_body, key.spec.secret,
-                                        stream=False)
+        upstream_request = api.generate(
+            gateway.http, model, generate_body, key.spec.secret, stream=False
+        )
         return await _read_json(gateway, key, upstream_request)
 
     served = await gateway.dispatcher.run(model, unary, deadline=deadline)
-    completion = generate_response_to_chat(served.result, model=model,
-                                           completion_id=completion_id, created=created)
+    completion = generate_response_to_chat(
+        served.result, model=model, completion_id=completion_id, created=created
+    )
     return _json_response(completion, _served_headers(served))
 
 
@@ -118,8 +133,10 @@ def _include_usage(options: object) -> bool:
         raise InvalidRequest("`stream_options` must be an object.", param="stream_options")
     value = options.get("include_usage", False)
     if not isinstance(value, bool):
-        raise InvalidRequest("`stream_options.include_usage` must be a boolean.",
-                             param="stream_options.include_usage")
+        raise InvalidRequest(
+            "`stream_options.include_usage` must be a boolean.",
+            param="stream_options.include_usage",
+        )
     return value
 
 
@@ -132,15 +149,19 @@ async def embeddings() -> Response:
 
     async def attempt(key: KeyState) -> Any:
         api = gateway.api_for(key)
-        return await _read_json(gateway, key, api.batch_embed(gateway.http, model,
-                                                              plan.gemini_body, key.spec.secret))
+        return await _read_json(
+            gateway, key, api.batch_embed(gateway.http, model, plan.gemini_body, key.spec.secret)
+        )
 
     served = await gateway.dispatcher.run(model, attempt)
     usage = served.result.get("usageMetadata") if isinstance(served.result, dict) else None
     prompt_tokens = int((usage or {}).get("promptTokenCount", 0))
-    result = batch_embed_to_openai(served.result, model=model,
-                                   encoding_format=plan.encoding_format,
-                                   prompt_tokens=prompt_tokens)
+    result = batch_embed_to_openai(
+        served.result,
+        model=model,
+        encoding_format=plan.encoding_format,
+        prompt_tokens=prompt_tokens,
+    )
     return _json_response(result, _served_headers(served))
 
 
@@ -154,8 +175,9 @@ async def list_models() -> Response:
         token: str | None = None
         # Follow nextPageToken: Gemini pages at 50 by default and the catalogue is larger.
         for _ in range(MAX_MODEL_PAGES):
-            page = await _read_json(gateway, key, api.list_models(gateway.http,
-                                                                  key.spec.secret, token))
+            page = await _read_json(
+                gateway, key, api.list_models(gateway.http, key.spec.secret, token)
+            )
             models.extend(page.get("models") or [])
             token = page.get("nextPageToken")
             if not token:
@@ -185,4 +207,3 @@ def _json_response(payload: Any, headers: dict[str, str]) -> Response:
     response = Response(body, status=200, content_type="application/json", headers=headers)
     response.timeout = None
     return response
-

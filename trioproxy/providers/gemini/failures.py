@@ -50,21 +50,35 @@ def classify_error(status: int, body: bytes | str, *, secret: str | None = None)
         return _rate_limited(message, details)
     if "API_KEY_INVALID" in reasons or status in (401, 403):
         reason = next(iter(reasons - {"None"}), None) or google_status or f"HTTP {status}"
-        error_out = UpstreamError(message, status=status if status != 400 else 401,
-                                  type="authentication_error", code="upstream_auth_failed")
+        error_out = UpstreamError(
+            message,
+            status=status if status != 400 else 401,
+            type="authentication_error",
+            code="upstream_auth_failed",
+        )
         return Failure(AuthFailure(reason), error_out)
     if status >= 500 or status == 408:
         code = google_status.lower() or "upstream_error"
-        return Failure(Transient(f"HTTP {status} {google_status}".strip()),
-                       UpstreamError(message, status=status, type="server_error", code=code))
+        return Failure(
+            Transient(f"HTTP {status} {google_status}".strip()),
+            UpstreamError(message, status=status, type="server_error", code=code),
+        )
     if status == 404:
-        return Failure(ClientFault("NOT_FOUND"),
-                       UpstreamError(message, status=404, type="invalid_request_error",
-                                     code="model_not_found"))
-    return Failure(ClientFault(google_status or f"HTTP {status}"),
-                   UpstreamError(message, status=status if 400 <= status < 500 else 502,
-                                 type="invalid_request_error",
-                                 code=google_status.lower() or None))
+        return Failure(
+            ClientFault("NOT_FOUND"),
+            UpstreamError(
+                message, status=404, type="invalid_request_error", code="model_not_found"
+            ),
+        )
+    return Failure(
+        ClientFault(google_status or f"HTTP {status}"),
+        UpstreamError(
+            message,
+            status=status if 400 <= status < 500 else 502,
+            type="invalid_request_error",
+            code=google_status.lower() or None,
+        ),
+    )
 
 
 def _rate_limited(message: str, details: list[dict[str, Any]]) -> Failure:
@@ -74,8 +88,11 @@ def _rate_limited(message: str, details: list[dict[str, Any]]) -> Failure:
         if _is(detail, "RetryInfo"):
             retry_after = parse_duration(str(detail.get("retryDelay", "")))
         elif _is(detail, "QuotaFailure"):
-            quota_ids += [str(v.get("quotaId")) for v in detail.get("violations") or []
-                          if isinstance(v, dict) and v.get("quotaId")]
+            quota_ids += [
+                str(v.get("quotaId"))
+                for v in detail.get("violations") or []
+                if isinstance(v, dict) and v.get("quotaId")
+            ]
         elif _is(detail, "ErrorInfo") and retry_after is None:
             # The Code Assist flavour puts the hint in ErrorInfo metadata instead.
             hint = (detail.get("metadata") or {}).get("quotaResetDelay")
@@ -86,9 +103,12 @@ def _rate_limited(message: str, details: list[dict[str, Any]]) -> Failure:
             retry_after = float(match.group(1)) / (1000 if match.group(2) == "ms" else 1)
     per_day = any("PerDay" in quota_id for quota_id in quota_ids)
     outcome = RateLimited(retry_after, per_day=per_day, quota_ids=tuple(quota_ids))
-    error = UpstreamError(message, status=429,
-                          type="insufficient_quota" if per_day else "rate_limit_exceeded",
-                          code="insufficient_quota" if per_day else "rate_limit_exceeded")
+    error = UpstreamError(
+        message,
+        status=429,
+        type="insufficient_quota" if per_day else "rate_limit_exceeded",
+        code="insufficient_quota" if per_day else "rate_limit_exceeded",
+    )
     return Failure(outcome, error)
 
 

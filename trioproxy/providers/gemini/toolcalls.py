@@ -43,4 +43,6 @@ def encode_tool_call_id(gemini_id: str | None, signature: str | None) -> str:
 def decode_tool_call_id(tool_call_id: str) -> ToolCallRef:
     base, sep, signature = tool_call_id.partition(SIGNATURE_SEPARATOR)
     gemini_id = base[len(GEMINI_ID_PREFIX) :] if base.startswith(GEMINI_ID_PREFIX) else None
-    return ToolCallRef(gemini_id=gemini_id or None, signature=signature if sep and signature else None)
+    return ToolCallRef(
+        gemini_id=gemini_id or None, signature=signature if sep and signature else None
+    )
