@@ -20,7 +20,10 @@ def _build() -> TrioProxyApp:
         logs.configure(settings.log_level)
         return create_app(settings)
     except (ConfigError, ValueError) as error:
-        print(f"trioproxy: {error}", file=sys.stderr)
+        print(f"trioproxy: {error}", file=sys.stderr, flush=True)
+        # hypercorn imports the app in its worker process. The worker exits 2, but
+        # hypercorn 0.18's supervisor re-reads the exit codes from an already emptied list
+        # and reports 0; `trioproxy serve` and `trioproxy check-config` do exit 2.
         raise SystemExit(2) from None
 
 

@@ -16,34 +16,21 @@
   call of each model turn gets the documented dummy signature when none is known.
 - An assistant message with empty text and no tool calls is dropped (clients send these as
   placeholders; Gemini rejects empty parts). An empty user message is a 400.
-- Media must be inline: base64 data URLs -> `inlineData`; Gemini Files API URIs ->
-  `fileData`. The gateway does not fetch http(s) URLs.
 """
 
 from __future__ import annotations
 
 import copy
 import json
-import mimetypes
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from trioproxy.errors import InvalidRequest
+from trioproxy.providers.gemini.media import audio, file, media_url
 from trioproxy.providers.gemini.toolcalls import DUMMY_SIGNATURE, decode_tool_call_id
 
 _ROLES = ("system", "developer", "user", "assistant", "tool", "function")
-_FILES_URI = re.compile(r"https://generativelanguage\.googleapis\.com/[\w./-]*files/[\w.-]+")
-_BASE64 = re.compile(r"[A-Za-z0-9+/_-]+={0,2}")
-_AUDIO_MIME = {
-    "wav": "audio/wav",
-    "mp3": "audio/mp3",
-    "flac": "audio/flac",
-    "aac": "audio/aac",
-    "ogg": "audio/ogg",
-    "aiff": "audio/aiff",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +125,7 @@ def _texts(content: object, at: str, types: tuple[str, ...]) -> list[str]:
                 f"expected {' or '.join(types)}.",
                 param=f"{at}[{j}].type",
             )
-        texts.append(_string(part, kind, f"{at}[{j}]"))
+        texts.append(string(part, kind, f"{at}[{j}]"))
     return texts
 
 
@@ -149,7 +136,7 @@ def _part_type(part: object, at: str) -> str:
     return kind
 
 
-def _string(obj: Mapping[str, Any], key: str, at: str, *, empty: bool = True) -> str:
+def string(obj: Mapping[str, Any], key: str, at: str, *, empty: bool = True) -> str:
     value = obj.get(key)
     if not isinstance(value, str) or (not empty and not value):
         qualifier = "string" if empty else "non-empty string"
@@ -167,7 +154,7 @@ def _user_parts(content: object, at: str) -> list[dict[str, Any]]:
         here = f"{at}[{j}]"
         kind = _part_type(part, here)
         if kind == "text":
-            text = _string(part, "text", here)
+            text = string(part, "text", here)
             if text:
                 parts.append({"text": text})
         elif kind == "image_url":
@@ -177,11 +164,11 @@ def _user_parts(content: object, at: str) -> list[dict[str, Any]]:
                 raise InvalidRequest(
                     f"'{here}.image_url.url' must be a string.", param=f"{here}.image_url.url"
                 )
-            parts.append(_media_url(url, f"{here}.image_url.url"))
+            parts.append(media_url(url, f"{here}.image_url.url"))
         elif kind == "input_audio":
-            parts.append(_audio(part.get("input_audio"), f"{here}.input_audio"))
+            parts.append(audio(part.get("input_audio"), f"{here}.input_audio"))
         elif kind == "file":
-            parts.append(_file(part.get("file"), f"{here}.file"))
+            parts.append(file(part.get("file"), f"{here}.file"))
         else:
             raise InvalidRequest(
                 f"Content part type {_show(kind)} is not supported; expected text, "
@@ -189,69 +176,6 @@ def _user_parts(content: object, at: str) -> list[dict[str, Any]]:
                 param=f"{here}.type",
             )
     return parts
-
-
-def _media_url(url: str, at: str) -> dict[str, Any]:
-    if url.startswith("data:"):
-        return _data_url(url, at)
-    if _FILES_URI.fullmatch(url):
-        return {"fileData": {"fileUri": url}}
-    raise InvalidRequest(
-        f"Unsupported URL in '{at}': fetching http(s) URLs is not supported; send the media "
-        "inline as a base64 data URL (data:<mime>;base64,...) or as a Gemini Files API URI.",
-        param=at,
-    )
-
-
-def _data_url(url: str, at: str) -> dict[str, Any]:
-    header, _, data = url[len("data:") :].partition(",")
-    mime, *params = header.split(";")
-    if "base64" not in params or "/" not in mime:
-        raise InvalidRequest(
-            f"'{at}' must be a base64 data URL of the form data:<mime>;base64,<data>.", param=at
-        )
-    return _inline(mime.strip().lower(), data, at)
-
-
-def _inline(mime: str, data: str, at: str) -> dict[str, Any]:
-    if not _BASE64.fullmatch(data):
-        raise InvalidRequest(f"'{at}' does not hold valid base64 data.", param=at)
-    return {"inlineData": {"mimeType": mime, "data": data}}
-
-
-def _audio(audio: object, at: str) -> dict[str, Any]:
-    if not isinstance(audio, Mapping):
-        raise InvalidRequest(f"'{at}' must be an object with data and format.", param=at)
-    fmt = audio.get("format")
-    if fmt not in _AUDIO_MIME:
-        raise InvalidRequest(
-            f"'{at}.format' must be one of {', '.join(_AUDIO_MIME)}.", param=f"{at}.format"
-        )
-    return _inline(_AUDIO_MIME[fmt], _string(audio, "data", at), f"{at}.data")
-
-
-def _file(file: object, at: str) -> dict[str, Any]:
-    if not isinstance(file, Mapping):
-        raise InvalidRequest(f"'{at}' must be an object.", param=at)
-    file_data, file_id = file.get("file_data"), file.get("file_id")
-    if isinstance(file_data, str) and file_data.startswith("data:"):
-        return _data_url(file_data, f"{at}.file_data")
-    if isinstance(file_data, str) and file_data:
-        filename = file.get("filename")
-        mime = mimetypes.guess_type(filename)[0] if isinstance(filename, str) else None
-        if mime is None:
-            raise InvalidRequest(
-                f"'{at}.file_data' must be a data URL, or 'filename' must reveal its type.",
-                param=f"{at}.file_data",
-            )
-        return _inline(mime, file_data, f"{at}.file_data")
-    if isinstance(file_id, str) and _FILES_URI.fullmatch(file_id):
-        return {"fileData": {"fileUri": file_id}}
-    raise InvalidRequest(
-        f"'{at}' needs 'file_data' as a base64 data URL ('file_id' is supported only as a "
-        "Gemini Files API URI).",
-        param=at,
-    )
 
 
 def _assistant_parts(
@@ -270,7 +194,7 @@ def _assistant_parts(
             raise InvalidRequest(
                 f"'{at}.function_call' must be an object.", param=f"{at}.function_call"
             )
-        name = _string(legacy, "name", f"{at}.function_call", empty=False)
+        name = string(legacy, "name", f"{at}.function_call", empty=False)
         args = _arguments(legacy.get("arguments"), f"{at}.function_call.arguments")
         parts.append({"functionCall": {"name": name, "args": args}})
     return parts
@@ -283,13 +207,13 @@ def _text_parts_assistant(content: object, at: str) -> list[dict[str, Any]]:
 def _tool_call(call: object, at: str, calls: dict[str, _Call]) -> dict[str, Any]:
     if not isinstance(call, Mapping):
         raise InvalidRequest(f"'{at}' must be an object.", param=at)
-    call_id = _string(call, "id", at, empty=False)
+    call_id = string(call, "id", at, empty=False)
     if call.get("type", "function") != "function":
         raise InvalidRequest(f"'{at}.type' must be 'function'.", param=f"{at}.type")
     function = call.get("function")
     if not isinstance(function, Mapping):
         raise InvalidRequest(f"'{at}.function' must be an object.", param=f"{at}.function")
-    name = _string(function, "name", f"{at}.function", empty=False)
+    name = string(function, "name", f"{at}.function", empty=False)
     args = _arguments(function.get("arguments"), f"{at}.function.arguments")
     ref = decode_tool_call_id(call_id)
     calls[call_id] = _Call(name, ref.gemini_id)
@@ -328,9 +252,9 @@ def _arguments(raw: object, at: str) -> dict[str, Any]:
 def _function_response(msg: Mapping[str, Any], at: str, calls: dict[str, _Call]) -> dict[str, Any]:
     fr: dict[str, Any] = {}
     if msg.get("role") == "function":  # legacy: paired by name only
-        fr["name"] = _string(msg, "name", at, empty=False)
+        fr["name"] = string(msg, "name", at, empty=False)
     else:
-        call_id = _string(msg, "tool_call_id", at, empty=False)
+        call_id = string(msg, "tool_call_id", at, empty=False)
         call = calls.get(call_id)
         if call is None:
             raise InvalidRequest(

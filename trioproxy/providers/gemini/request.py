@@ -11,11 +11,6 @@ validates and maps the rest. Decisions where the mapping offers a choice:
   and `tool_choice: {"type": "allowed_tools"}` are a 400.
 - `tool_choice` `auto`/`none` without function tools sends no `toolConfig`.
 - `n` = 1, zero penalties and `stop` empty strings are not sent. `seed` must fit int32.
-- `reasoning_effort` follows Google's compat table (reference 6.3); a budget of 0
-  is sent as-is on models that can turn thinking off, only non-zero budgets are clamped.
-  Models without thinking (`gemini-1*`, `gemini-2.0*`, `gemma*`) ignore `reasoning_effort`;
-  Gemini 3 Pro maps minimal/low -> LOW and medium/high -> HIGH. `reasoning_effort` together
-  with `extra_body.google.thinking_config` is a 400.
 
 Dropped silently: `user`, `metadata`, `store`, `service_tier`, `stream_options`, `stream`,
 `model`, `parallel_tool_calls`, `logit_bias`, `prediction`, `modalities`, `audio`, and any
@@ -32,27 +27,11 @@ from typing import Any
 from trioproxy.errors import InvalidRequest
 from trioproxy.providers.gemini.messages import convert_messages
 from trioproxy.providers.gemini.schema import to_gemini_schema
+from trioproxy.providers.gemini.thinking import G, google, safety, thinking
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.:-]{0,63}")
 _SEARCH_TOOLS = ("web_search", "web_search_preview")
 _MODES = {"auto": "AUTO", "none": "NONE", "required": "ANY"}
-_EFFORTS = ("none", "minimal", "low", "medium", "high")
-_BUDGETS = {"none": 0, "minimal": 1024, "low": 1024, "medium": 8192, "high": 24576}
-# Longest prefix first: flash-lite before flash.
-_BUDGET_RANGES = (
-    ("gemini-2.5-pro", 128, 32768),
-    ("gemini-2.5-flash-lite", 512, 24576),
-    ("gemini-2.5-flash", 0, 24576),
-)
-_LEVELS_PRO = {"none": "LOW", "minimal": "LOW", "low": "LOW", "medium": "HIGH", "high": "HIGH"}
-_LEVELS_FLASH = {
-    "none": "MINIMAL",
-    "minimal": "MINIMAL",
-    "low": "LOW",
-    "medium": "MEDIUM",
-    "high": "HIGH",
-}
-_NO_THINKING = ("gemini-1", "gemini-2.0", "gemma")
 _INT32 = 2**31 - 1
 
 
@@ -72,19 +51,19 @@ def chat_to_generate_request(body: Mapping[str, Any], model: str) -> dict[str, A
     tool_config = _tool_config(body, names)
     if tool_config:
         out["toolConfig"] = {"functionCallingConfig": tool_config}
-    google = _google(body)
+    extensions = google(body)
     generation = _generation_config(body, model)
-    thinking = _thinking(body, google, model)
-    if thinking:
-        generation["thinkingConfig"] = thinking
+    thinking_config = thinking(body, extensions, model)
+    if thinking_config:
+        generation["thinkingConfig"] = thinking_config
     if generation:
         out["generationConfig"] = generation
-    if google.get("safety_settings") is not None:
-        out["safetySettings"] = _safety(google["safety_settings"])
-    if google.get("cached_content") is not None:
-        if not isinstance(google["cached_content"], str):
-            raise InvalidRequest("'cached_content' must be a string.", param=_G + "cached_content")
-        out["cachedContent"] = google["cached_content"]
+    if extensions.get("safety_settings") is not None:
+        out["safetySettings"] = safety(extensions["safety_settings"])
+    if extensions.get("cached_content") is not None:
+        if not isinstance(extensions["cached_content"], str):
+            raise InvalidRequest("'cached_content' must be a string.", param=G + "cached_content")
+        out["cachedContent"] = extensions["cached_content"]
     return out
 
 
@@ -192,8 +171,8 @@ def _tool_config(body: Mapping[str, Any], names: set[str]) -> dict[str, Any] | N
 
 def _generation_config(body: Mapping[str, Any], model: str) -> dict[str, Any]:
     config: dict[str, Any] = {}
-    max_tokens = _integer(body, "max_tokens", 1)
-    max_completion = _integer(body, "max_completion_tokens", 1)
+    max_tokens = integer(body, "max_tokens", 1)
+    max_completion = integer(body, "max_completion_tokens", 1)
     limit = max_completion if max_completion is not None else max_tokens
     if limit is not None:
         config["maxOutputTokens"] = limit
@@ -201,10 +180,10 @@ def _generation_config(body: Mapping[str, Any], model: str) -> dict[str, Any]:
         value = _number(body, key, 0, high)
         if value is not None:
             config[field] = value
-    top_k = _integer(body, "top_k", 1)
+    top_k = integer(body, "top_k", 1)
     if top_k is not None:
         config["topK"] = top_k
-    n = _integer(body, "n", 1, 8)
+    n = integer(body, "n", 1, 8)
     if n is not None and n > 1:
         if body.get("stream") is True:
             raise InvalidRequest("'n' greater than 1 is not supported when streaming.", param="n")
@@ -212,7 +191,7 @@ def _generation_config(body: Mapping[str, Any], model: str) -> dict[str, Any]:
     stop = _stop(body.get("stop"))
     if stop:
         config["stopSequences"] = stop
-    seed = _integer(body, "seed", -_INT32 - 1, _INT32)
+    seed = integer(body, "seed", -_INT32 - 1, _INT32)
     if seed is not None:
         config["seed"] = seed
     for key, field in (
@@ -223,7 +202,7 @@ def _generation_config(body: Mapping[str, Any], model: str) -> dict[str, Any]:
         # Gemini 3 rejects penalty parameters; a zero penalty means nothing anywhere.
         if value and not model.startswith("gemini-3"):
             config[field] = value
-    logprobs, top_logprobs = body.get("logprobs"), _integer(body, "top_logprobs", 0, 20)
+    logprobs, top_logprobs = body.get("logprobs"), integer(body, "top_logprobs", 0, 20)
     if logprobs is not None and not isinstance(logprobs, bool):
         raise InvalidRequest("'logprobs' must be a boolean.", param="logprobs")
     if top_logprobs is not None and logprobs is not True:
@@ -281,109 +260,10 @@ def _response_format(fmt: object) -> dict[str, Any]:
     return out
 
 
-# --- thinking and Google's extra_body extensions ----------------------------------------
-
-_G = "extra_body.google."
-
-
-def _google(body: Mapping[str, Any]) -> Mapping[str, Any]:
-    """Google's own compat extension: `"extra_body": {"google": {...}}`, literally on the wire."""
-    extra = body.get("extra_body")
-    google = extra.get("google") if isinstance(extra, Mapping) else None
-    if google is not None and not isinstance(google, Mapping):
-        raise InvalidRequest("'extra_body.google' must be an object.", param="extra_body.google")
-    return google or {}
-
-
-def _thinking(body: Mapping[str, Any], google: Mapping[str, Any], model: str) -> dict[str, Any]:
-    effort, explicit = body.get("reasoning_effort"), google.get("thinking_config")
-    if explicit is not None:
-        if effort is not None:
-            raise InvalidRequest(
-                "Use either 'reasoning_effort' or 'extra_body.google.thinking_config', not both.",
-                param="reasoning_effort",
-            )
-        return _explicit_thinking(explicit)
-    if effort is None:
-        return {}
-    if effort not in _EFFORTS:
-        raise InvalidRequest(
-            f"'reasoning_effort' must be one of {', '.join(_EFFORTS)}.", param="reasoning_effort"
-        )
-    config: dict[str, Any] = {}
-    if model.startswith("gemini-3"):
-        config["thinkingLevel"] = (_LEVELS_PRO if "pro" in model else _LEVELS_FLASH)[effort]
-    elif model.startswith(_NO_THINKING):
-        return {}
-    else:
-        config["thinkingBudget"] = _budget(effort, model)
-    if effort != "none":
-        config["includeThoughts"] = True
-    return config
-
-
-def _budget(effort: str, model: str) -> int:
-    budget = _BUDGETS[effort]
-    if budget == 0 and "pro" in model:
-        return 128  # thinking cannot be turned off on Pro models; this is their minimum
-    for prefix, low, high in _BUDGET_RANGES:
-        if model.startswith(prefix) and budget:
-            return min(max(budget, low), high)
-    return budget
-
-
-def _explicit_thinking(raw: object) -> dict[str, Any]:
-    at = _G + "thinking_config"
-    if not isinstance(raw, Mapping):
-        raise InvalidRequest(f"'{at}' must be an object.", param=at)
-    config: dict[str, Any] = {}
-    budget = _integer(raw, "thinking_budget", -1, param=f"{at}.thinking_budget")
-    level = raw.get("thinking_level")
-    include = raw.get("include_thoughts")
-    if budget is not None:
-        config["thinkingBudget"] = budget
-    if level is not None:
-        if not isinstance(level, str) or level.lower() not in _EFFORTS[1:]:
-            raise InvalidRequest(
-                f"'{at}.thinking_level' must be minimal, low, medium or high.",
-                param=f"{at}.thinking_level",
-            )
-        if budget is not None:
-            raise InvalidRequest(
-                "Set thinking_budget or thinking_level, not both.", param=f"{at}.thinking_level"
-            )
-        config["thinkingLevel"] = level.upper()
-    if include is not None:
-        if not isinstance(include, bool):
-            raise InvalidRequest(
-                f"'{at}.include_thoughts' must be a boolean.", param=f"{at}.include_thoughts"
-            )
-        config["includeThoughts"] = include
-    return config
-
-
-def _safety(raw: object) -> list[dict[str, str]]:
-    at = _G + "safety_settings"
-    if not isinstance(raw, list):
-        raise InvalidRequest(f"'{at}' must be an array.", param=at)
-    settings = []
-    for i, item in enumerate(raw):
-        category = item.get("category") if isinstance(item, Mapping) else None
-        threshold = item.get("threshold") if isinstance(item, Mapping) else None
-        if not isinstance(category, str) or not isinstance(threshold, str):
-            raise InvalidRequest(
-                f"'{at}[{i}]' must be an object with string 'category' and 'threshold'.",
-                param=f"{at}[{i}]",
-            )
-        # Only these two: `method` is Vertex-only and Gemini rejects unknown fields.
-        settings.append({"category": category, "threshold": threshold})
-    return settings
-
-
 # --- scalar validation ------------------------------------------------------------------
 
 
-def _integer(
+def integer(
     obj: Mapping[str, Any], key: str, low: int, high: int | None = None, *, param: str = ""
 ) -> int | None:
     value = obj.get(key)
