@@ -114,8 +114,11 @@ class Dispatcher:
                 per_day=choice.per_day,
             )
         detail = f" Last upstream error: {last.error.message}" if last else ""
+        all_disabled = all(key["state"] == "disabled" for key in choice.keys)
         return PoolUnavailable(
-            f"No key can serve model {model} right now.{detail}", keys=choice.keys
+            f"No key can serve model {model} right now.{detail}",
+            keys=choice.keys,
+            retryable=not all_disabled,
         )
 
     async def send(self, request: httpx.Request, secret: str) -> httpx.Response:

@@ -129,8 +129,10 @@ class PoolUnavailable(PoolExhausted):
     type = "server_error"
     code = "no_usable_key"
 
-    def __init__(self, message: str, *, keys: list[dict[str, Any]]) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, keys: list[dict[str, Any]], retryable: bool = True) -> None:
+        # When every key is disabled, retrying cannot help until an operator acts: tell the
+        # OpenAI SDKs (which retry 503 by default) not to.
+        super().__init__(message, headers=None if retryable else {"x-should-retry": "false"})
         self.keys = keys
 
     def envelope(self) -> dict[str, Any]:

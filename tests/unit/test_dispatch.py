@@ -218,3 +218,21 @@ async def test_inflight_is_restored_after_cancellation(
     with trio.move_on_after(1):
         await call(dispatcher)
     assert dispatcher.pool.keys[0].inflight == 0
+
+
+async def test_all_disabled_tells_the_sdk_not_to_retry(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async def invalid(_: str) -> httpx.Response:
+        return error(403, "PERMISSION_DENIED")
+
+    async def overloaded(_: str) -> httpx.Response:
+        return error(503, "UNAVAILABLE")
+
+    with pytest.raises(PoolUnavailable) as disabled:
+        await call(make(Upstream({"a": invalid}), ["a"]))
+    assert disabled.value.headers["x-should-retry"] == "false"
+    # A key that merely failed this request may serve the next one: retrying is fine.
+    with pytest.raises(PoolUnavailable) as failed:
+        await call(make(Upstream({"a": invalid, "b": overloaded}), ["a", "b"]))
+    assert "x-should-retry" not in failed.value.headers

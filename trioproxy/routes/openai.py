@@ -154,13 +154,15 @@ async def embeddings() -> Response:
         )
 
     served = await gateway.dispatcher.run(model, attempt)
+    # batchEmbedContents reports no token counts today; newer responses may carry them.
     usage = served.result.get("usageMetadata") if isinstance(served.result, dict) else None
-    prompt_tokens = int((usage or {}).get("promptTokenCount", 0))
+    tokens = usage.get("promptTokenCount") if isinstance(usage, dict) else None
     result = batch_embed_to_openai(
         served.result,
         model=model,
         encoding_format=plan.encoding_format,
-        prompt_tokens=prompt_tokens,
+        prompt_tokens=tokens if isinstance(tokens, int) else 0,
+        normalize=body.get("dimensions") is not None,
     )
     return _json_response(result, _served_headers(served))
 

@@ -4,11 +4,17 @@ The OpenAI SDK asks for `encoding_format: "base64"` by default and decodes the s
 `array.array("f")` / `np.frombuffer(dtype="float32")`, i.e. as packed float32 in the byte
 order OpenAI's servers use, little-endian; `struct`'s `<` makes that explicit whatever the
 host's byte order.
+
+Gemini truncates vectors for `outputDimensionality` without re-normalising them (only its
+full-size vectors are unit length); OpenAI's `dimensions` returns unit vectors, and clients
+compute cosine similarity as a dot product on that promise. So truncated vectors are
+re-normalised here (`normalize=True`).
 """
 
 from __future__ import annotations
 
 import base64
+import math
 import struct
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -26,11 +32,14 @@ def batch_embed_to_openai(
     model: str,
     encoding_format: Literal["float", "base64"],
     prompt_tokens: int,
+    normalize: bool = False,
 ) -> dict[str, Any]:
     data = []
     # Gemini returns embeddings in request order, which is what OpenAI's `index` means.
     for index, embedding in enumerate(resp.get("embeddings") or ()):
         values = embedding.get("values") or []
+        if normalize:
+            values = _unit(values)
         data.append(
             {
                 "object": "embedding",
@@ -46,3 +55,8 @@ def batch_embed_to_openai(
         "model": model,
         "usage": {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens},
     }
+
+
+def _unit(values: list[float]) -> list[float]:
+    norm = math.sqrt(math.fsum(v * v for v in values))
+    return [v / norm for v in values] if norm else values

@@ -57,7 +57,7 @@ def classify_error(status: int, body: bytes | str, *, secret: str | None = None)
             code="upstream_auth_failed",
         )
         return Failure(AuthFailure(reason), error_out)
-    if status >= 500 or status == 408:
+    if status >= 500 or status == 408 or status < 400:
         code = google_status.lower() or "upstream_error"
         return Failure(
             Transient(f"HTTP {status} {google_status}".strip()),
