@@ -24,6 +24,7 @@ from trioproxy.pool import KeyState, Transient
 from trioproxy.providers.gemini.failures import Failure, classify_error
 from trioproxy.providers.gemini.sse import DataEvent, ErrorTail, GeminiSSEParser, NeedData
 from trioproxy.providers.gemini.stream import ChatStreamTranslator
+from trioproxy.secret import Secret
 
 DONE = b"data: [DONE]\n\n"
 
@@ -56,7 +57,7 @@ async def open_stream(
     make_translator: Callable[[], ChatStreamTranslator],
 ) -> OpenStream:
     """One attempt: send, then read until the translator has output (or the stream ended)."""
-    response = await dispatcher.send(request, key.spec.secret.reveal())
+    response = await dispatcher.send(request, key.spec.secret)
     stream = OpenStream(key, response, response.aiter_bytes(), GeminiSSEParser(), make_translator())
     try:
         while not stream.pending and not stream.ended:
@@ -82,12 +83,12 @@ async def _next_chunks(stream: OpenStream) -> list[dict[str, Any]]:
             if isinstance(document, dict) and "error" in document:
                 # An error framed as a data event (seen on other Gemini front ends): same
                 # meaning as the raw tail.
-                raise AttemptFailed(_tail_failure(event.data, stream.key.spec.secret.reveal()))
+                raise AttemptFailed(_tail_failure(event.data, stream.key.spec.secret))
             chunks = stream.translator.feed(document)
             if chunks:
                 return chunks
         elif isinstance(event, ErrorTail):
-            raise AttemptFailed(_tail_failure(event.body, stream.key.spec.secret.reveal()))
+            raise AttemptFailed(_tail_failure(event.body, stream.key.spec.secret))
         elif event is None:
             stream.ended = True
             return stream.translator.finish()
@@ -138,7 +139,7 @@ async def _close(response: httpx.Response) -> None:
         await response.aclose()
 
 
-def _tail_failure(body: str, secret: str) -> Failure:
+def _tail_failure(body: str, secret: Secret) -> Failure:
     try:
         code = int(json.loads(body)["error"]["code"])
     except (ValueError, KeyError, TypeError):

@@ -26,6 +26,7 @@ from trioproxy.config.model import GatewaySettings
 from trioproxy.errors import AllCooling, GatewayTimeout, PoolUnavailable, UpstreamError
 from trioproxy.pool import ClientFault, KeyPool, KeyState, Outcome, Success, Transient, Unavailable
 from trioproxy.providers.gemini.failures import Failure, classify_error
+from trioproxy.secret import Secret
 
 T = TypeVar("T")
 ERROR_BODY_LIMIT = 64 * 1024
@@ -121,7 +122,7 @@ class Dispatcher:
             retryable=not all_disabled,
         )
 
-    async def send(self, request: httpx.Request, secret: str) -> httpx.Response:
+    async def send(self, request: httpx.Request, secret: Secret) -> httpx.Response:
         """Send and wait for a 2xx status line; the body is left open for the caller.
 
         Raises AttemptFailed for transport errors, a first-byte timeout, or an error status

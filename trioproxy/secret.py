@@ -1,10 +1,11 @@
 """A value that cannot be printed in clear.
 
 Upstream keys and client credentials live in `Secret` from the moment the config is read.
-`str()`, `repr()`, f-strings, `%` formatting, logging and `json.dumps` all see a mask; the
-only way to the clear text is the explicit `reveal()`, which is called in exactly two
-places: where the upstream request header is built, and where a client credential is
-compared. Grep for `reveal(` to audit them.
+`str()`, `repr()`, f-strings, `%` formatting and logging all see a mask, and `json.dumps`
+and pickling refuse. The only way to the clear text is `reveal()`, used for exactly three
+purposes: building the upstream request header (upstream.py), scrubbing the key out of
+upstream error text (failures.py), and comparing a presented client credential
+(`matches`, here). Grep for `reveal(` to audit them.
 """
 
 from __future__ import annotations

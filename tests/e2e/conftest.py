@@ -40,6 +40,13 @@ def assert_no_secret(text: str) -> None:
         assert secret not in text, "a configured secret leaked"
 
 
+async def _check_body(response: Any) -> None:
+    if "event-stream" not in response.headers.get("content-type", ""):
+        await response.aread()
+        assert_no_secret(response.text)
+        assert_no_secret(str(response.headers))
+
+
 @pytest.fixture(autouse=True)
 def no_secret_in_logs(caplog: pytest.LogCaptureFixture) -> Any:
     caplog.set_level(logging.DEBUG)
@@ -63,9 +70,11 @@ class Proxy:
     app: TrioProxyApp
     sim: SimulatedGemini
 
-    def client(self, api_key: str = "unused", **options: Any) -> openai.AsyncOpenAI:
+    def client(self, api_key: str = "unused") -> openai.AsyncOpenAI:
+        # Every non-streamed body the gateway answers is checked for leaked secrets.
+        http = openai.DefaultAsyncHttpxClient(event_hooks={"response": [_check_body]})
         return openai.AsyncOpenAI(
-            base_url=f"{self.url}/v1", api_key=api_key, max_retries=0, **options
+            base_url=f"{self.url}/v1", api_key=api_key, max_retries=0, http_client=http
         )
 
     def sync_client(self, api_key: str = "unused") -> openai.OpenAI:

@@ -79,7 +79,7 @@ async def call(dispatcher: Dispatcher) -> tuple[str, int]:
             "https://upstream.test/v1beta/models/m:generateContent",
             headers={"x-goog-api-key": key.spec.secret.reveal()},
         )
-        response = await dispatcher.send(request, key.spec.secret.reveal())
+        response = await dispatcher.send(request, key.spec.secret)
         body = json.loads(await response.aread())
         await response.aclose()
         return body

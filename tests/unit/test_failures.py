@@ -8,6 +8,7 @@ import pytest
 
 from trioproxy.pool import AuthFailure, ClientFault, RateLimited, Transient
 from trioproxy.providers.gemini.failures import classify_error, parse_duration
+from trioproxy.secret import Secret
 
 RPM_429 = {
     "error": {
@@ -119,7 +120,7 @@ def test_invalid_key_is_auth_failure_and_scrubbed() -> None:
             ],
         }
     }
-    failure = classify_error(400, body(document), secret=secret)
+    failure = classify_error(400, body(document), secret=Secret(secret))
     assert failure.outcome == AuthFailure("API_KEY_INVALID")
     assert secret not in failure.error.message
     assert failure.error.status == 401

@@ -49,7 +49,7 @@ def _served_headers(served: Served[Any]) -> dict[str, str]:
 
 
 async def _read_json(gateway: Gateway, key: KeyState, http_request: httpx.Request) -> Any:
-    response = await gateway.dispatcher.send(http_request, key.spec.secret.reveal())
+    response = await gateway.dispatcher.send(http_request, key.spec.secret)
     try:
         raw = await response.aread()
     except httpx.TransportError as error:

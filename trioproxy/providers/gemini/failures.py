@@ -14,6 +14,7 @@ from typing import Any
 
 from trioproxy.errors import ProxyError, UpstreamError
 from trioproxy.pool.outcome import AuthFailure, ClientFault, Outcome, RateLimited, Transient
+from trioproxy.secret import Secret
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)(s|ms)\s*$")
 _RETRY_IN_MESSAGE = re.compile(r"[Pp]lease retry in (\d+(?:\.\d+)?)(s|ms)")
@@ -35,13 +36,13 @@ def parse_duration(text: str) -> float | None:
     return value / 1000 if match.group(2) == "ms" else value
 
 
-def classify_error(status: int, body: bytes | str, *, secret: str | None = None) -> Failure:
+def classify_error(status: int, body: bytes | str, *, secret: Secret | None = None) -> Failure:
     """Classify one upstream error. `secret` (the key of the attempt) is scrubbed from any
     text passed on, in case the upstream ever echoes it."""
     error = _envelope(body)
     message = str(error.get("message") or f"upstream returned HTTP {status}")
-    if secret:
-        message = message.replace(secret, "[redacted]")
+    if secret is not None:
+        message = message.replace(secret.reveal(), "[redacted]")
     google_status = str(error.get("status") or "")
     details = [d for d in error.get("details") or [] if isinstance(d, dict)]
     reasons = {str(d.get("reason")) for d in details if _is(d, "ErrorInfo")}
