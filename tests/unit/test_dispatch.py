@@ -61,6 +61,14 @@ async def ok(_: str) -> httpx.Response:
     return httpx.Response(200, json={"ok": True})
 
 
+async def forbidden(_: str) -> httpx.Response:
+    return error(403, "PERMISSION_DENIED")
+
+
+async def overloaded(_: str) -> httpx.Response:
+    return error(503, "UNAVAILABLE")
+
+
 async def hang(_: str) -> httpx.Response:
     await trio.sleep_forever()
     raise AssertionError("unreachable")
@@ -172,13 +180,7 @@ async def test_invalid_key_is_never_used_again(autojump_clock: trio.testing.Mock
 async def test_all_broken_is_503_with_each_keys_state(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    async def invalid(_: str) -> httpx.Response:
-        return error(403, "PERMISSION_DENIED")
-
-    async def overloaded(_: str) -> httpx.Response:
-        return error(503, "UNAVAILABLE")
-
-    upstream = Upstream({"a": invalid, "b": overloaded})
+    upstream = Upstream({"a": forbidden, "b": overloaded})
     with pytest.raises(PoolUnavailable) as caught:
         await call(make(upstream, ["a", "b"]))
     body = caught.value.envelope()["error"]
@@ -188,9 +190,6 @@ async def test_all_broken_is_503_with_each_keys_state(
 
 
 async def test_attempts_are_bounded(autojump_clock: trio.testing.MockClock) -> None:
-    async def overloaded(_: str) -> httpx.Response:
-        return error(503, "UNAVAILABLE")
-
     names = ["a", "b", "c", "d", "e"]
     upstream = Upstream(dict.fromkeys(names, overloaded))
     with pytest.raises(ProxyError) as caught:
@@ -223,16 +222,10 @@ async def test_inflight_is_restored_after_cancellation(
 async def test_all_disabled_tells_the_sdk_not_to_retry(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    async def invalid(_: str) -> httpx.Response:
-        return error(403, "PERMISSION_DENIED")
-
-    async def overloaded(_: str) -> httpx.Response:
-        return error(503, "UNAVAILABLE")
-
     with pytest.raises(PoolUnavailable) as disabled:
-        await call(make(Upstream({"a": invalid}), ["a"]))
+        await call(make(Upstream({"a": forbidden}), ["a"]))
     assert disabled.value.headers["x-should-retry"] == "false"
     # A key that merely failed this request may serve the next one: retrying is fine.
     with pytest.raises(PoolUnavailable) as failed:
-        await call(make(Upstream({"a": invalid, "b": overloaded}), ["a", "b"]))
+        await call(make(Upstream({"a": forbidden, "b": overloaded}), ["a", "b"]))
     assert "x-should-retry" not in failed.value.headers
