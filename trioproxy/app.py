@@ -21,6 +21,7 @@ from werkzeug.exceptions import HTTPException
 
 from trioproxy import logs
 from trioproxy.access import authenticate
+from trioproxy.chat_stream import close, open_responses
 from trioproxy.errors import ClientError, ProxyError
 from trioproxy.gateway import Gateway
 from trioproxy.routes.health import blueprint as health_blueprint
@@ -40,6 +41,23 @@ _HTTP_ERROR_TYPES = {
 class TrioProxyApp(QuartTrio):
     gateway: Gateway
     runtime: Runtime
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        # Quart starts a streamed body only after sending the response head; a client that
+        # leaves before that never runs the body's cleanup. Every upstream response the
+        # request opened is registered here and closed when the request ends, whatever
+        # happened (closing twice is harmless).
+        responses: list[httpx.Response] = []
+        token = open_responses.set(responses)
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            open_responses.reset(token)
+            for response in responses:
+                await close(response)
 
 
 def create_app(

@@ -1,26 +1,30 @@
 """Streaming chat completions: open with retries, then relay without ever retrying.
 
 Rule 1: the client sees no byte until an upstream stream has produced its first OpenAI
-        chunk. Until then a failure (error status, connection error, an error tail before
-        any content) is just a failed attempt and the next key is tried.
-Rule 2: after the first byte, a failure becomes one OpenAI error event, then the stream
-        ends: text is never duplicated and never silently truncated.
-Rule 3: the upstream response is closed on every path (end, error, cancellation).
+        chunk. Until then a failure (error status, connection error, a stall, an error
+        tail, malformed data) is just a failed attempt and the next key is tried.
+Rule 2: after the first byte, a failure becomes one OpenAI error event, then `[DONE]`:
+        text is never duplicated, and an upstream that stops without saying it finished is
+        reported as an error, never passed off as a complete answer.
+Rule 3: the upstream response is closed on every path: end, error, cancellation, and
+        the client leaving before the body even started (see `cleanup`).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import trio
 
-from trioproxy.dispatch import AttemptFailed, Dispatcher
-from trioproxy.errors import GatewayTimeout, ProxyError, UpstreamError
-from trioproxy.pool import KeyState, Transient
+from trioproxy import logs
+from trioproxy.dispatch import AttemptFailed, Dispatcher, transient
+from trioproxy.errors import GatewayTimeout, ProxyError
+from trioproxy.pool import KeyState, Outcome, Transient
 from trioproxy.providers.gemini.failures import Failure, classify_error
 from trioproxy.providers.gemini.sse import DataEvent, ErrorTail, GeminiSSEParser, NeedData
 from trioproxy.providers.gemini.stream import ChatStreamTranslator
@@ -28,13 +32,14 @@ from trioproxy.secret import Secret
 
 DONE = b"data: [DONE]\n\n"
 
+# Upstream responses opened by the current HTTP request; the app closes whatever is still
+# open when the request ends (trioproxy.app.TrioProxyApp.__call__).
+open_responses: ContextVar[list[httpx.Response] | None] = ContextVar("open_responses", default=None)
+
 
 def encode_event(payload: dict[str, Any]) -> bytes:
-    return (
-        b"data: "
-        + json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
-        + b"\n\n"
-    )
+    data = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    return b"data: " + data + b"\n\n"
 
 
 @dataclass(slots=True)
@@ -58,12 +63,15 @@ async def open_stream(
 ) -> OpenStream:
     """One attempt: send, then read until the translator has output (or the stream ended)."""
     response = await dispatcher.send(request, key.spec.secret)
+    registry = open_responses.get()
+    if registry is not None:
+        registry.append(response)
     stream = OpenStream(key, response, response.aiter_bytes(), GeminiSSEParser(), make_translator())
     try:
         while not stream.pending and not stream.ended:
             stream.pending.extend(await _next_chunks(stream))
     except BaseException:
-        await _close(stream.response)
+        await close(stream.response)
         raise
     return stream
 
@@ -71,25 +79,27 @@ async def open_stream(
 async def _next_chunks(stream: OpenStream) -> list[dict[str, Any]]:
     """Read and translate until some chunks are ready or the upstream ends.
 
-    Raises AttemptFailed for an error tail or a broken connection (the caller decides
-    whether that can still be retried)."""
+    Raises AttemptFailed for an error tail, a broken connection or an unfinished end."""
+    secret = stream.key.spec.secret
     while True:
         event = stream.parser.next_event()
         if isinstance(event, DataEvent):
-            try:
-                document = json.loads(event.data)
-            except ValueError:
-                raise _broken("upstream sent an unparseable stream event") from None
+            document = json.loads(event.data)
             if isinstance(document, dict) and "error" in document:
-                # An error framed as a data event (seen on other Gemini front ends): same
+                # An error framed as a data event (other Gemini front ends do this): same
                 # meaning as the raw tail.
-                raise AttemptFailed(_tail_failure(event.data, stream.key.spec.secret))
+                raise AttemptFailed(_tail_failure(event.data, secret))
             chunks = stream.translator.feed(document)
             if chunks:
                 return chunks
         elif isinstance(event, ErrorTail):
-            raise AttemptFailed(_tail_failure(event.body, stream.key.spec.secret))
+            raise AttemptFailed(_tail_failure(event.body, secret))
         elif event is None:
+            if not stream.translator.complete:
+                raise transient(
+                    "the upstream stream ended before the answer was finished",
+                    code="upstream_stream_error",
+                )
             stream.ended = True
             return stream.translator.finish()
         elif isinstance(event, NeedData):
@@ -97,13 +107,13 @@ async def _next_chunks(stream: OpenStream) -> list[dict[str, Any]]:
                 data = await stream.chunks.__anext__()
             except StopAsyncIteration:
                 stream.parser.feed_eof()
-            except httpx.TransportError as error:
-                raise _broken(f"upstream connection lost: {type(error).__name__}") from None
             else:
                 stream.parser.feed(data)
 
 
-async def relay(stream: OpenStream, deadline: float) -> AsyncIterator[bytes]:
+async def relay(
+    stream: OpenStream, deadline: float, report: Callable[[Outcome], None]
+) -> AsyncIterator[bytes]:
     """The response body: pending chunks, then the rest of the upstream, then [DONE].
 
     Awaits happen inside `move_on_at(deadline)`, yields outside it: a cancel scope must
@@ -122,6 +132,10 @@ async def relay(stream: OpenStream, deadline: float) -> AsyncIterator[bytes]:
                     stream.pending.extend(await _next_chunks(stream))
                 except AttemptFailed as failed:
                     error = failed.failure.error
+                    report(failed.failure.outcome)
+                except Exception as unexpected:
+                    error = _unusable(stream, unexpected).failure.error
+                    report(Transient(error.message))
             if scope.cancelled_caught:
                 error = GatewayTimeout("the stream did not complete within the request deadline")
             if error is not None:
@@ -129,14 +143,29 @@ async def relay(stream: OpenStream, deadline: float) -> AsyncIterator[bytes]:
                 break
         yield DONE
     finally:
-        await _close(stream.response)
+        await close(stream.response)
 
 
-async def _close(response: httpx.Response) -> None:
+async def close(response: httpx.Response) -> None:
     # Shielded so a cancelled request still releases its connection, and bounded so a
     # wedged socket cannot hold the request's task forever.
     with trio.CancelScope(deadline=trio.current_time() + 5, shield=True):
         await response.aclose()
+
+
+def _unusable(stream: OpenStream, error: Exception) -> AttemptFailed:
+    if isinstance(error, httpx.RequestError):
+        return transient(
+            f"upstream connection lost: {type(error).__name__}", code="upstream_stream_error"
+        )
+    logs.EVENTS.warning(
+        "upstream stream could not be used",
+        exc_info=True,
+        extra={"fields": {"key": stream.key.name}},
+    )
+    return transient(
+        f"upstream sent a malformed stream ({type(error).__name__})", code="upstream_stream_error"
+    )
 
 
 def _tail_failure(body: str, secret: Secret) -> Failure:
@@ -145,12 +174,3 @@ def _tail_failure(body: str, secret: Secret) -> Failure:
     except (ValueError, KeyError, TypeError):
         code = 502
     return classify_error(code, body, secret=secret)
-
-
-def _broken(message: str) -> AttemptFailed:
-    return AttemptFailed(
-        Failure(
-            Transient(message),
-            UpstreamError(message, status=502, type="server_error", code="upstream_stream_error"),
-        )
-    )

@@ -6,18 +6,17 @@ config swap (hot reload) can never show it half of one config and half of anothe
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 
 import httpx
 
+from trioproxy.config.loader import MODEL_ID
 from trioproxy.config.model import Config
 from trioproxy.dispatch import Dispatcher
 from trioproxy.errors import InvalidRequest
 from trioproxy.pool import KeyPool, KeyState
 from trioproxy.upstream import GeminiAPI
 
-_MODEL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 # Routing prefixes other gateways and SDKs put in front of Gemini model ids.
 _PREFIXES = ("models/", "google/", "gemini/")
 
@@ -50,7 +49,7 @@ class Gateway:
         for prefix in _PREFIXES:
             name = name.removeprefix(prefix)
         name = self.config.aliases.get(name, name)
-        if not _MODEL_ID.match(name):
+        if not MODEL_ID.fullmatch(name):
             raise InvalidRequest(
                 f"`{requested[:100]}` is not a valid model id.",
                 param="model",

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 from trioproxy.config.model import GatewaySettings, UpstreamSpec
+from trioproxy.errors import InvalidRequest
 from trioproxy.secret import Secret
 
 USER_AGENT = "trioproxy/0.1"
@@ -55,7 +56,7 @@ class GeminiAPI:
         self,
         http: httpx.AsyncClient,
         model: str,
-        body: dict[str, Any],
+        payload: bytes,
         secret: Secret,
         *,
         stream: bool,
@@ -66,16 +67,16 @@ class GeminiAPI:
         else:
             url, params = f"{self.root}/models/{model}:generateContent", {}
         return http.build_request(
-            "POST", url, params=params, content=_encode(body), headers=self._headers(secret)
+            "POST", url, params=params, content=payload, headers=self._headers(secret)
         )
 
     def batch_embed(
-        self, http: httpx.AsyncClient, model: str, body: dict[str, Any], secret: Secret
+        self, http: httpx.AsyncClient, model: str, payload: bytes, secret: Secret
     ) -> httpx.Request:
         return http.build_request(
             "POST",
             f"{self.root}/models/{model}:batchEmbedContents",
-            content=_encode(body),
+            content=payload,
             headers=self._headers(secret),
         )
 
@@ -95,5 +96,10 @@ class GeminiAPI:
         )
 
 
-def _encode(body: dict[str, Any]) -> bytes:
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+def encode_json(body: dict[str, Any]) -> bytes:
+    """The upstream request body, encoded once per request (not once per attempt)."""
+    try:
+        return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        # JSON allows "\ud800", UTF-8 cannot carry a lone surrogate.
+        raise InvalidRequest("The request contains invalid Unicode (a lone surrogate).") from None

@@ -10,6 +10,7 @@ Rules:
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -29,6 +30,7 @@ from trioproxy.config.model import (
 from trioproxy.secret import Secret
 
 UPSTREAM_TYPES = ("gemini",)
+MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 API_VERSIONS = ("v1beta", "v1")
 
 
@@ -69,7 +71,9 @@ class _Reader:
         for name in node:
             if name not in allowed:
                 hint = ", ".join(sorted(allowed))
-                self.problem(_join(path, str(name)), f"unknown field (expected one of: {hint})")
+                self.problem(
+                    _join(path, _field_name(name)), f"unknown field (expected one of: {hint})"
+                )
         for name in sorted(required - node.keys()):
             self.problem(_join(path, name), "is required")
         return node
@@ -251,8 +255,13 @@ def _aliases(reader: _Reader, node: Any) -> dict[str, str]:
     aliases: dict[str, str] = {}
     for alias, target in node.items():
         value = reader.string(target, f"aliases.{alias}")
-        if value is not None:
-            aliases[str(alias)] = value.removeprefix("models/")
+        if value is None:
+            continue
+        value = value.removeprefix("models/")
+        if not MODEL_ID.fullmatch(value):
+            reader.problem(f"aliases.{alias}", "is not a valid Gemini model id")
+        else:
+            aliases[str(alias)] = value
     return aliases
 
 
@@ -283,6 +292,12 @@ def _unique_secrets(reader: _Reader, entries: list[tuple[str, str]], what: str) 
             )
         else:
             seen[fingerprint] = path
+
+
+def _field_name(name: object) -> str:
+    # A secret pasted one line off can land as a mapping key; never echo a long one whole.
+    text = str(name)
+    return text if len(text) <= 32 else text[:6] + "…"
 
 
 def _join(path: str, name: str) -> str:

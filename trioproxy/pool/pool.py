@@ -36,7 +36,6 @@ class KeyState:
     spec: KeySpec
     disabled: str | None = None
     cooldowns: dict[str, Cooldown] = field(default_factory=dict)
-    inflight: int = 0
 
     @property
     def name(self) -> str:

@@ -1,4 +1,10 @@
-"""The OpenAI surface: /v1/chat/completions, /v1/embeddings, /v1/models."""
+"""The OpenAI surface: /v1/chat/completions, /v1/embeddings, /v1/models.
+
+Each route validates and translates the client's request before any upstream call, then
+hands the dispatcher one `attempt(key)` that does everything up to the first byte the
+client will see (including translating the answer back), so a malformed upstream answer
+is a failed attempt like any other.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +13,20 @@ import time
 import uuid
 from typing import Any
 
-import httpx
 from quart import Blueprint, Response, current_app, request
 
 from trioproxy.chat_stream import open_stream, relay
-from trioproxy.dispatch import AttemptFailed, Served
-from trioproxy.errors import InvalidRequest, UpstreamError
+from trioproxy.dispatch import Served
+from trioproxy.errors import InvalidRequest
 from trioproxy.gateway import Gateway
-from trioproxy.pool import KeyState, Transient
+from trioproxy.pool import KeyState, Outcome
 from trioproxy.providers.gemini.embed_request import embeddings_to_batch_request
 from trioproxy.providers.gemini.embed_response import batch_embed_to_openai
-from trioproxy.providers.gemini.failures import Failure
 from trioproxy.providers.gemini.models import gemini_model_to_openai, models_page_to_openai
 from trioproxy.providers.gemini.request import chat_to_generate_request
 from trioproxy.providers.gemini.response import generate_response_to_chat
 from trioproxy.providers.gemini.stream import ChatStreamTranslator
+from trioproxy.upstream import encode_json
 
 blueprint = Blueprint("openai", __name__)
 MAX_MODEL_PAGES = 20
@@ -38,6 +43,8 @@ async def _json_body() -> dict[str, Any]:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as error:
         raise InvalidRequest(f"We could not parse the JSON body of your request: {error}") from None
+    except RecursionError:
+        raise InvalidRequest("The JSON body of your request is nested too deeply.") from None
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object.")
     return body
@@ -45,30 +52,7 @@ async def _json_body() -> dict[str, Any]:
 
 def _served_headers(served: Served[Any]) -> dict[str, str]:
     # Decision transparency: which key (by name) answered and after how many attempts.
-    return {"x-trioproxy-key": served.key, "x-trioproxy-attempts": str(served.attempts)}
-
-
-async def _read_json(gateway: Gateway, key: KeyState, http_request: httpx.Request) -> Any:
-    response = await gateway.dispatcher.send(http_request, key.spec.secret)
-    try:
-        raw = await response.aread()
-    except httpx.TransportError as error:
-        raise _transient(f"upstream connection lost: {type(error).__name__}") from None
-    finally:
-        await response.aclose()
-    try:
-        return json.loads(raw)
-    except ValueError:
-        raise _transient("upstream returned a body that is not JSON") from None
-
-
-def _transient(message: str) -> AttemptFailed:
-    return AttemptFailed(
-        Failure(
-            Transient(message),
-            UpstreamError(message, status=502, type="server_error", code="upstream_error"),
-        )
-    )
+    return {"x-trioproxy-key": served.key.name, "x-trioproxy-attempts": str(served.attempts)}
 
 
 @blueprint.post("/v1/chat/completions")
@@ -80,10 +64,11 @@ async def chat_completions() -> Response:
     if not isinstance(stream, bool) and stream is not None:
         raise InvalidRequest("`stream` must be a boolean.", param="stream")
     include_usage = _include_usage(body.get("stream_options"))
-    generate_body = chat_to_generate_request(body, model)
+    payload = encode_json(chat_to_generate_request(body, model))
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
-    deadline = gateway.dispatcher.deadline()
+    dispatcher = gateway.dispatcher
+    deadline = dispatcher.deadline()
 
     if stream:
 
@@ -95,16 +80,19 @@ async def chat_completions() -> Response:
                 include_usage=include_usage,
             )
 
-        async def attempt(key: KeyState) -> Any:
-            api = gateway.api_for(key)
-            upstream_request = api.generate(
-                gateway.http, model, generate_body, key.spec.secret, stream=True
+        async def open_attempt(key: KeyState) -> Any:
+            upstream = gateway.api_for(key).generate(
+                gateway.http, model, payload, key.spec.secret, stream=True
             )
-            return await open_stream(gateway.dispatcher, key, upstream_request, translator)
+            return await open_stream(dispatcher, key, upstream, translator)
 
-        served = await gateway.dispatcher.run(model, attempt, deadline=deadline)
+        served = await dispatcher.run(model, open_attempt, deadline=deadline)
+
+        def report(outcome: Outcome) -> None:
+            dispatcher.report(served.key, model, outcome)
+
         response = Response(
-            relay(served.result, deadline),
+            relay(served.result, deadline, report),
             status=200,
             content_type="text/event-stream",
             headers={"cache-control": "no-cache", **_served_headers(served)},
@@ -112,18 +100,17 @@ async def chat_completions() -> Response:
         response.timeout = None  # Quart's 60 s default would silently cut long streams
         return response
 
-    async def unary(key: KeyState) -> Any:
-        api = gateway.api_for(key)
-        upstream_request = api.generate(
-            gateway.http, model, generate_body, key.spec.secret, stream=False
+    async def unary_attempt(key: KeyState) -> dict[str, Any]:
+        upstream = gateway.api_for(key).generate(
+            gateway.http, model, payload, key.spec.secret, stream=False
         )
-        return await _read_json(gateway, key, upstream_request)
+        answer = await dispatcher.fetch_json(upstream, key.spec.secret)
+        return generate_response_to_chat(
+            answer, model=model, completion_id=completion_id, created=created
+        )
 
-    served = await gateway.dispatcher.run(model, unary, deadline=deadline)
-    completion = generate_response_to_chat(
-        served.result, model=model, completion_id=completion_id, created=created
-    )
-    return _json_response(completion, _served_headers(served))
+    served_unary = await dispatcher.run(model, unary_attempt, deadline=deadline)
+    return _json_response(served_unary.result, _served_headers(served_unary))
 
 
 def _include_usage(options: object) -> bool:
@@ -146,49 +133,52 @@ async def embeddings() -> Response:
     body = await _json_body()
     model = gateway.resolve_model(body.get("model"))
     plan = embeddings_to_batch_request(body, model)
+    payload = encode_json(plan.gemini_body)
+    normalize = body.get("dimensions") is not None
 
-    async def attempt(key: KeyState) -> Any:
-        api = gateway.api_for(key)
-        return await _read_json(
-            gateway, key, api.batch_embed(gateway.http, model, plan.gemini_body, key.spec.secret)
+    async def attempt(key: KeyState) -> dict[str, Any]:
+        upstream = gateway.api_for(key).batch_embed(gateway.http, model, payload, key.spec.secret)
+        answer = await gateway.dispatcher.fetch_json(upstream, key.spec.secret)
+        # batchEmbedContents reports no token counts today; newer responses may carry them.
+        usage = answer.get("usageMetadata")
+        tokens = usage.get("promptTokenCount") if isinstance(usage, dict) else None
+        return batch_embed_to_openai(
+            answer,
+            model=model,
+            encoding_format=plan.encoding_format,
+            prompt_tokens=tokens if isinstance(tokens, int) else 0,
+            normalize=normalize,
         )
 
     served = await gateway.dispatcher.run(model, attempt)
-    # batchEmbedContents reports no token counts today; newer responses may carry them.
-    usage = served.result.get("usageMetadata") if isinstance(served.result, dict) else None
-    tokens = usage.get("promptTokenCount") if isinstance(usage, dict) else None
-    result = batch_embed_to_openai(
-        served.result,
-        model=model,
-        encoding_format=plan.encoding_format,
-        prompt_tokens=tokens if isinstance(tokens, int) else 0,
-        normalize=body.get("dimensions") is not None,
-    )
-    return _json_response(result, _served_headers(served))
+    return _json_response(served.result, _served_headers(served))
 
 
 @blueprint.get("/v1/models")
 async def list_models() -> Response:
     gateway = _gateway()
 
-    async def attempt(key: KeyState) -> list[Any]:
+    async def attempt(key: KeyState) -> dict[str, Any]:
         api = gateway.api_for(key)
-        models: list[Any] = []
+        models: dict[str, Any] = {}
         token: str | None = None
+        seen_tokens: set[str] = set()
         # Follow nextPageToken: Gemini pages at 50 by default and the catalogue is larger.
+        # Bounded, and stopped on a repeated token, so a looping upstream cannot loop us.
         for _ in range(MAX_MODEL_PAGES):
-            page = await _read_json(
-                gateway, key, api.list_models(gateway.http, key.spec.secret, token)
-            )
-            models.extend(page.get("models") or [])
+            request_ = api.list_models(gateway.http, key.spec.secret, token)
+            page = await gateway.dispatcher.fetch_json(request_, key.spec.secret)
+            for model in page.get("models") or []:
+                models.setdefault(model.get("name"), model)
             token = page.get("nextPageToken")
-            if not token:
+            if not token or token in seen_tokens:
                 break
-        return models
+            seen_tokens.add(token)
+        return models_page_to_openai(models.values())
 
     # Listing models spends no per-model quota, so it is not tied to any model's cooldowns.
     served = await gateway.dispatcher.run("", attempt)
-    return _json_response(models_page_to_openai(served.result), _served_headers(served))
+    return _json_response(served.result, _served_headers(served))
 
 
 @blueprint.get("/v1/models/<path:model_id>")
@@ -196,12 +186,14 @@ async def get_model(model_id: str) -> Response:
     gateway = _gateway()
     model = gateway.resolve_model(model_id)
 
-    async def attempt(key: KeyState) -> Any:
-        api = gateway.api_for(key)
-        return await _read_json(gateway, key, api.get_model(gateway.http, model, key.spec.secret))
+    async def attempt(key: KeyState) -> dict[str, Any]:
+        upstream = gateway.api_for(key).get_model(gateway.http, model, key.spec.secret)
+        return gemini_model_to_openai(
+            await gateway.dispatcher.fetch_json(upstream, key.spec.secret)
+        )
 
     served = await gateway.dispatcher.run("", attempt)
-    return _json_response(gemini_model_to_openai(served.result), _served_headers(served))
+    return _json_response(served.result, _served_headers(served))
 
 
 def _json_response(payload: Any, headers: dict[str, str]) -> Response:

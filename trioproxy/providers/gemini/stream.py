@@ -77,6 +77,12 @@ class ChatStreamTranslator:
     def emitted_any(self) -> bool:
         return self._emitted
 
+    @property
+    def complete(self) -> bool:
+        """Whether the upstream said it was done (a finishReason, or a blocked prompt) for
+        every choice: an upstream that ends without one has been cut off."""
+        return bool(self._choices) and all(c.reason or c.blocked for c in self._choices.values())
+
     def feed(self, event: Mapping[str, Any]) -> list[dict[str, Any]]:
         if self._finished:
             raise RuntimeError("feed() after finish()")
