@@ -93,6 +93,19 @@ async def test_client_keys_are_required_when_configured(start_proxy: StartProxy)
             "model",
             "model",
         ),
+        (
+            b'{"model": "gemini-2.5-flash\\n", "messages": [{"role": "user", "content": "x"}]}',
+            "model",
+            "model",
+        ),
+        pytest.param(b"[" * 100_000 + b"]" * 100_000, None, "nested too deeply", id="deep"),
+        (b"\xff\xfe{}", None, "could not parse the JSON body"),
+        (b"", None, "could not parse the JSON body"),
+        (
+            b'{"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": "\\ud800"}]}',
+            None,
+            "lone surrogate",
+        ),
     ],
 )
 async def test_bad_input_is_a_clear_400(
