@@ -157,6 +157,10 @@ async def test_a_stall_after_the_headers_moves_to_the_next_key(
     assert status == 200
     assert headers["x-trioproxy-key"] == "b"
     assert trio.current_time() - start == pytest.approx(20, abs=1)
+    if stream:
+        assert text_of(events(body)) == "fine"
+    else:
+        assert json.loads(body)["choices"][0]["message"]["content"] == "ok"
     assert upstream.calls == ["a", "b"]
 
 
