@@ -73,12 +73,38 @@ def test_hypercorn_plain_form_refuses_invalid_config(tmp_path: Path) -> None:
         cwd=REPO,
     )
     # The worker exits 2 and nothing is served; hypercorn 0.18's supervisor then reports 0
-    # (it re-reads exit codes from a list it has already emptied), so the status is not
-    # asserted here: `trioproxy serve` is the entry point that exits 2 (tested below).
+    # (it re-reads exit codes from a list it has already emptied). The README documents
+    # `--workers 0` for supervisors that need the status; it is asserted just below.
     assert "upstreams[0].keys[0].weight: unknown field" in result.stderr
     assert result.stderr.count("invalid config") == 1
     assert "Traceback" not in result.stderr
     assert SECRET not in result.stderr + result.stdout
+
+
+def test_hypercorn_in_process_form_exits_2_on_invalid_config(tmp_path: Path) -> None:
+    config = tmp_path / "keys.yaml"
+    config.write_text("upstreams: 5\n")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hypercorn",
+            "--workers",
+            "0",
+            "--worker-class",
+            "trio",
+            "--bind",
+            "127.0.0.1:0",
+            "trioproxy.asgi:app",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env_without_gemini(TRIOPROXY_CONFIG=str(config)),
+        cwd=REPO,
+    )
+    assert result.returncode == 2
+    assert f"{config}: upstreams: must be a list, got int" in result.stderr
 
 
 def test_serve_refuses_invalid_config_with_status_2(tmp_path: Path) -> None:

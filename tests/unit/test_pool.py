@@ -107,7 +107,6 @@ def test_auth_failure_disables_the_key_for_good() -> None:
     assert [pick(pool, now=t) for t in (0.0, 1e6, 1e9)] == ["b", "b", "b"]
     assert pool.describe(pool.keys[0], MODEL, 0.0) == {
         "name": "a",
-        "id": f"sha256:{Secret('secret-a').fingerprint}",
         "state": "disabled",
         "reason": "auth: API_KEY_INVALID",
     }

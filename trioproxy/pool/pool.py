@@ -109,8 +109,9 @@ class KeyPool:
     def describe(
         self, key: KeyState, model: str, now: float, tried: Mapping[str, str] | None = None
     ) -> dict[str, Any]:
-        """A diagnostic safe to show clients: the key's name and fingerprint, never the secret."""
-        entry: dict[str, Any] = {"name": key.name, "id": f"sha256:{key.spec.secret.fingerprint}"}
+        """A diagnostic safe to show clients: the key's name and state. Not even a hash of
+        the secret: an unsalted one would let a caller confirm a guessed key."""
+        entry: dict[str, Any] = {"name": key.name}
         cooldown = key.cooling(model, now)
         if key.disabled:
             entry["state"] = "disabled"
