@@ -16,6 +16,20 @@ REPO = Path(__file__).parents[2]
 SECRET = "AIzaSy-e2e-must-never-print"
 
 
+def readme_python_example() -> str:
+    text = (REPO / "README.md").read_text()
+    start = text.index("```python\n") + len("```python\n")
+    return text[start : text.index("```", start)]
+
+
+def run_example(source: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-c", source], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
 def env_without_gemini(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GEMINI", "TRIOPROXY"))}
     env.update(extra)
@@ -148,6 +162,11 @@ async def test_readme_serve_command_runs_offline_against_the_simulation() -> Non
                     lines.append(entry)
                     if entry.get("msg") == "listening":
                         url = str(entry["url"])
+            # The README's OpenAI SDK example, verbatim but for the port.
+            example = readme_python_example().replace("http://localhost:4806", url)
+            output = await trio.to_thread.run_sync(run_example, example)
+            assert "Echo: Say hello" in output
+            assert "Echo: Count to five" in output
             client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0)
             reply = await client.chat.completions.create(
                 model="gemini-2.5-flash", messages=[{"role": "user", "content": "Say hello"}]

@@ -39,8 +39,9 @@ class ClientSpec:
 class GatewaySettings:
     # One deadline for the whole request, all attempts and the whole stream included.
     request_timeout: float = 600.0
-    # How long one attempt may wait for the upstream's response headers before the next
-    # key is tried; thinking models can take minutes before their first byte.
+    # How long one attempt may take before the client gets its first byte (unary: the
+    # whole answer; stream: headers and first chunk) before the next key is tried.
+    # Thinking models can take minutes before their first byte.
     first_byte_timeout: float = 300.0
     connect_timeout: float = 10.0
     max_attempts: int = 4
