@@ -126,6 +126,7 @@ def create_app(
             client=caller.name if caller else None,
             key=response.headers.get("x-trioproxy-key"),
             attempts=response.headers.get("x-trioproxy-attempts"),
+            # Until the response head: the whole call for JSON, time to first chunk for SSE.
             ms=logs.elapsed_ms(g.get("start", time.perf_counter())),
         )
         return response
@@ -137,6 +138,7 @@ def create_app(
 
 
 async def _start_simulation(app: TrioProxyApp) -> str:
+    # Imported here, not at the top: a production process never loads the simulation.
     from trioproxy.fakes.gemini import SimulatedGemini
 
     simulated = SimulatedGemini(any_key=True)
