@@ -30,6 +30,29 @@ def run_example(source: str) -> str:
     return result.stdout
 
 
+def run_hypercorn(config: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    """The README's plain form: hypercorn, trio worker, trioproxy.asgi:app."""
+    command = [
+        sys.executable,
+        "-m",
+        "hypercorn",
+        *options,
+        "--worker-class",
+        "trio",
+        "--bind",
+        "127.0.0.1:0",
+        "trioproxy.asgi:app",
+    ]
+    return subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+        env=env_without_gemini(TRIOPROXY_CONFIG=str(config)),
+    )
+
+
 def env_without_gemini(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GEMINI", "TRIOPROXY"))}
     env.update(extra)
@@ -69,23 +92,7 @@ def test_hypercorn_plain_form_refuses_invalid_config(tmp_path: Path) -> None:
         f"upstreams:\n  - name: g\n    type: gemini\n    keys:\n"
         f"      - name: a\n        key: {SECRET}\n        weight: 2\n"
     )
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "hypercorn",
-            "--worker-class",
-            "trio",
-            "--bind",
-            "127.0.0.1:0",
-            "trioproxy.asgi:app",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env_without_gemini(TRIOPROXY_CONFIG=str(config)),
-        cwd=REPO,
-    )
+    result = run_hypercorn(config)
     # The worker exits 2 and nothing is served; hypercorn 0.18's supervisor then reports 0
     # (it re-reads exit codes from a list it has already emptied). The README documents
     # `--workers 0` for supervisors that need the status; it is asserted just below.
@@ -98,25 +105,7 @@ def test_hypercorn_plain_form_refuses_invalid_config(tmp_path: Path) -> None:
 def test_hypercorn_in_process_form_exits_2_on_invalid_config(tmp_path: Path) -> None:
     config = tmp_path / "keys.yaml"
     config.write_text("upstreams: 5\n")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "hypercorn",
-            "--workers",
-            "0",
-            "--worker-class",
-            "trio",
-            "--bind",
-            "127.0.0.1:0",
-            "trioproxy.asgi:app",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env_without_gemini(TRIOPROXY_CONFIG=str(config)),
-        cwd=REPO,
-    )
+    result = run_hypercorn(config, "--workers", "0")
     assert result.returncode == 2
     assert f"{config}: upstreams: must be a list, got int" in result.stderr
 
