@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from trioproxy.errors import InvalidRequest
+from trioproxy.providers.gemini.fields import string
 
 _FILES_URI = re.compile(r"https://generativelanguage\.googleapis\.com/[\w./-]*files/[\w.-]+")
 _BASE64 = re.compile(r"[A-Za-z0-9+/_-]+={0,2}")
@@ -54,8 +55,6 @@ def _inline(mime: str, data: str, at: str) -> dict[str, Any]:
 
 
 def audio(audio: object, at: str) -> dict[str, Any]:
-    from trioproxy.providers.gemini.messages import string  # messages.py imports this module
-
     if not isinstance(audio, Mapping):
         raise InvalidRequest(f"'{at}' must be an object with data and format.", param=at)
     fmt = audio.get("format")

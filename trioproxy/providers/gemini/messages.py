@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from trioproxy.errors import InvalidRequest
+from trioproxy.providers.gemini.fields import show, string
 from trioproxy.providers.gemini.media import audio, file, media_url
 from trioproxy.providers.gemini.toolcalls import DUMMY_SIGNATURE, decode_tool_call_id
 
@@ -55,7 +56,7 @@ def convert_messages(
         role = msg.get("role")
         if role not in _ROLES:
             raise InvalidRequest(
-                f"Invalid role {_show(role)} in '{at}'; expected one of {', '.join(_ROLES)}.",
+                f"Invalid role {show(role)} in '{at}'; expected one of {', '.join(_ROLES)}.",
                 param=f"{at}.role",
             )
         if role in ("system", "developer"):
@@ -121,7 +122,7 @@ def _texts(content: object, at: str, types: tuple[str, ...]) -> list[str]:
         kind = _part_type(part, f"{at}[{j}]")
         if kind not in types:
             raise InvalidRequest(
-                f"Content part type {_show(kind)} is not supported in '{at}'; "
+                f"Content part type {show(kind)} is not supported in '{at}'; "
                 f"expected {' or '.join(types)}.",
                 param=f"{at}[{j}].type",
             )
@@ -134,14 +135,6 @@ def _part_type(part: object, at: str) -> str:
         raise InvalidRequest(f"'{at}' must be an object with a string 'type'.", param=at)
     kind: str = part["type"]
     return kind
-
-
-def string(obj: Mapping[str, Any], key: str, at: str, *, empty: bool = True) -> str:
-    value = obj.get(key)
-    if not isinstance(value, str) or (not empty and not value):
-        qualifier = "string" if empty else "non-empty string"
-        raise InvalidRequest(f"'{at}.{key}' must be a {qualifier}.", param=f"{at}.{key}")
-    return value
 
 
 def _user_parts(content: object, at: str) -> list[dict[str, Any]]:
@@ -171,7 +164,7 @@ def _user_parts(content: object, at: str) -> list[dict[str, Any]]:
             parts.append(file(part.get("file"), f"{here}.file"))
         else:
             raise InvalidRequest(
-                f"Content part type {_show(kind)} is not supported; expected text, "
+                f"Content part type {show(kind)} is not supported; expected text, "
                 "image_url, input_audio or file.",
                 param=f"{here}.type",
             )
@@ -258,7 +251,7 @@ def _function_response(msg: Mapping[str, Any], at: str, calls: dict[str, _Call])
         call = calls.get(call_id)
         if call is None:
             raise InvalidRequest(
-                f"'{at}.tool_call_id' {_show(call_id)} matches no tool call of an earlier "
+                f"'{at}.tool_call_id' {show(call_id)} matches no tool call of an earlier "
                 "assistant message.",
                 param=f"{at}.tool_call_id",
             )
@@ -276,8 +269,3 @@ def _response_object(text: str) -> dict[str, Any]:
     except ValueError:
         value = None
     return value if isinstance(value, dict) else {"content": text}
-
-
-def _show(value: object) -> str:
-    shown = repr(value)
-    return shown if len(shown) <= 60 else shown[:57] + "..."

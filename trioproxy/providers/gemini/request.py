@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from trioproxy.errors import InvalidRequest
+from trioproxy.providers.gemini.fields import integer, number, show
 from trioproxy.providers.gemini.messages import convert_messages
 from trioproxy.providers.gemini.schema import to_gemini_schema
 from trioproxy.providers.gemini.thinking import G, google, safety, thinking
@@ -119,7 +120,7 @@ def _declaration(function: object, at: str) -> dict[str, Any]:
     name = function.get("name")
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise InvalidRequest(
-            f"Invalid function name {_show(name)}: it must start with a letter or '_', use "
+            f"Invalid function name {show(name)}: it must start with a letter or '_', use "
             "only a-z, A-Z, 0-9, '_', '.', ':' or '-', and be at most 64 characters.",
             param=f"{at}.name",
         )
@@ -159,7 +160,7 @@ def _tool_config(body: Mapping[str, Any], names: set[str]) -> dict[str, Any] | N
         name = target.get("name") if isinstance(target, Mapping) else None
         at = f"{key}.function.name" if key == "tool_choice" else f"{key}.name"
         if not isinstance(name, str) or name not in names:
-            raise InvalidRequest(f"'{at}' {_show(name)} names no declared function.", param=at)
+            raise InvalidRequest(f"'{at}' {show(name)} names no declared function.", param=at)
         return {"mode": "ANY", "allowedFunctionNames": [name]}
     raise InvalidRequest(
         f"Invalid '{key}': expected 'auto', 'none', 'required' or a function choice.", param=key
@@ -177,7 +178,7 @@ def _generation_config(body: Mapping[str, Any], model: str) -> dict[str, Any]:
     if limit is not None:
         config["maxOutputTokens"] = limit
     for key, field, high in (("temperature", "temperature", 2), ("top_p", "topP", 1)):
-        value = _number(body, key, 0, high)
+        value = number(body, key, 0, high)
         if value is not None:
             config[field] = value
     top_k = integer(body, "top_k", 1)
@@ -198,7 +199,7 @@ def _generation_config(body: Mapping[str, Any], model: str) -> dict[str, Any]:
         ("presence_penalty", "presencePenalty"),
         ("frequency_penalty", "frequencyPenalty"),
     ):
-        value = _number(body, key, -2, 2)
+        value = number(body, key, -2, 2)
         # Gemini 3 rejects penalty parameters; a zero penalty means nothing anywhere.
         if value and not model.startswith("gemini-3"):
             config[field] = value
@@ -258,47 +259,3 @@ def _response_format(fmt: object) -> dict[str, Any]:
         k: copy.deepcopy(v) for k, v in schema.items() if k not in ("$schema", "strict")
     }
     return out
-
-
-# --- scalar validation ------------------------------------------------------------------
-
-
-def integer(
-    obj: Mapping[str, Any], key: str, low: int, high: int | None = None, *, param: str = ""
-) -> int | None:
-    value = obj.get(key)
-    if value is None:
-        return None
-    # bool is an int subclass: `max_tokens: true` is a client bug, not 1.
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int)
-        or value < low
-        or (high is not None and value > high)
-    ):
-        bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
-        param = param or key
-        raise InvalidRequest(
-            f"Invalid value for '{param}': expected an integer {bounds}, got {_show(value)}.",
-            param=param,
-        )
-    return value
-
-
-def _number(obj: Mapping[str, Any], key: str, low: float, high: float) -> float | None:
-    value = obj.get(key)
-    if value is None:
-        return None
-    # NaN fails the range check too.
-    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-        raise InvalidRequest(
-            f"Invalid value for '{key}': expected a number between {low} and {high}, "
-            f"got {_show(value)}.",
-            param=key,
-        )
-    return value
-
-
-def _show(value: object) -> str:
-    shown = repr(value)
-    return shown if len(shown) <= 60 else shown[:57] + "..."

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from trioproxy.errors import InvalidRequest
+from trioproxy.providers.gemini.fields import integer
 
 _EFFORTS = ("none", "minimal", "low", "medium", "high")
 _BUDGETS = {"none": 0, "minimal": 1024, "low": 1024, "medium": 8192, "high": 24576}
@@ -81,8 +82,6 @@ def _budget(effort: str, model: str) -> int:
 
 
 def _explicit_thinking(raw: object) -> dict[str, Any]:
-    from trioproxy.providers.gemini.request import integer  # request.py imports this module
-
     at = G + "thinking_config"
     if not isinstance(raw, Mapping):
         raise InvalidRequest(f"'{at}' must be an object.", param=at)
