@@ -8,7 +8,6 @@ Lifespan (quart-trio's app nursery hosts the services):
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import uuid
@@ -22,6 +21,7 @@ from werkzeug.exceptions import HTTPException
 from trioproxy import logs
 from trioproxy.access import authenticate
 from trioproxy.chat_stream import close, open_responses
+from trioproxy.codec import dumps
 from trioproxy.errors import ClientError, ProxyError
 from trioproxy.gateway import Gateway
 from trioproxy.routes.health import blueprint as health_blueprint
@@ -154,13 +154,12 @@ async def _start_simulation(app: TrioProxyApp) -> str:
 
 
 def _error_response(error: ProxyError) -> Response:
-    response = Response(
-        _dumps(error.envelope()),
+    return Response(
+        dumps(error.envelope()),
         status=error.status,
         content_type="application/json",
         headers=error.headers,
     )
-    return response
 
 
 async def _proxy_error(error: ProxyError) -> Response:
@@ -201,7 +200,3 @@ async def _unexpected_error(error: Exception) -> Response:
             f"The gateway hit an internal error (request id {g.get('request_id')}).", status=500
         )
     )
-
-
-def _dumps(payload: Any) -> str:
-    return json.dumps(payload, separators=(",", ":"))

@@ -22,6 +22,7 @@ import httpx
 import trio
 
 from trioproxy import logs
+from trioproxy.codec import dumps
 from trioproxy.dispatch import AttemptFailed, Dispatcher, transient
 from trioproxy.errors import GatewayTimeout, ProxyError
 from trioproxy.pool import KeyState, Outcome, Transient
@@ -38,8 +39,7 @@ open_responses: ContextVar[list[httpx.Response] | None] = ContextVar("open_respo
 
 
 def encode_event(payload: dict[str, Any]) -> bytes:
-    data = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
-    return b"data: " + data + b"\n\n"
+    return b"data: " + dumps(payload) + b"\n\n"
 
 
 @dataclass(slots=True)

@@ -10,11 +10,11 @@ Upstream hygiene, by construction:
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import httpx
 
+from trioproxy.codec import dumps
 from trioproxy.config.model import GatewaySettings, UpstreamSpec
 from trioproxy.errors import InvalidRequest
 from trioproxy.secret import Secret
@@ -99,7 +99,7 @@ class GeminiAPI:
 def encode_json(body: dict[str, Any]) -> bytes:
     """The upstream request body, encoded once per request (not once per attempt)."""
     try:
-        return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+        return dumps(body, strict=True)
     except UnicodeEncodeError:
         # JSON allows "\ud800", UTF-8 cannot carry a lone surrogate.
         raise InvalidRequest("The request contains invalid Unicode (a lone surrogate).") from None

@@ -16,6 +16,7 @@ from typing import Any
 from quart import Blueprint, Response, current_app, request
 
 from trioproxy.chat_stream import open_stream, relay
+from trioproxy.codec import dumps
 from trioproxy.dispatch import Served
 from trioproxy.errors import InvalidRequest
 from trioproxy.gateway import Gateway
@@ -197,7 +198,8 @@ async def get_model(model_id: str) -> Response:
 
 
 def _json_response(payload: Any, headers: dict[str, str]) -> Response:
-    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
-    response = Response(body, status=200, content_type="application/json", headers=headers)
+    response = Response(
+        dumps(payload), status=200, content_type="application/json", headers=headers
+    )
     response.timeout = None
     return response
