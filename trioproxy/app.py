@@ -18,9 +18,8 @@ from quart import Response, g, request
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
-from trioproxy import logs
+from trioproxy import logs, request_scope
 from trioproxy.access import authenticate
-from trioproxy.chat_stream import close, open_responses
 from trioproxy.codec import dumps
 from trioproxy.errors import ClientError, ProxyError
 from trioproxy.gateway import Gateway
@@ -46,18 +45,14 @@ class TrioProxyApp(QuartTrio):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
-        # Quart starts a streamed body only after sending the response head; a client that
-        # leaves before that never runs the body's cleanup. Every upstream response the
-        # request opened is registered here and closed when the request ends, whatever
-        # happened (closing twice is harmless).
-        responses: list[httpx.Response] = []
-        token = open_responses.set(responses)
+        # Whatever the request left open is released when it ends (see request_scope).
+        resources = request_scope.RequestScope()
+        token = request_scope.current.set(resources)
         try:
             await super().__call__(scope, receive, send)
         finally:
-            open_responses.reset(token)
-            for response in responses:
-                await close(response)
+            request_scope.current.reset(token)
+            await resources.close()
 
 
 def create_app(

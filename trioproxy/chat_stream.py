@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Callable
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,13 +28,11 @@ from trioproxy.pool import KeyState, Outcome, Transient
 from trioproxy.providers.gemini.failures import Failure, classify_error
 from trioproxy.providers.gemini.sse import DataEvent, ErrorTail, GeminiSSEParser, NeedData
 from trioproxy.providers.gemini.stream import ChatStreamTranslator
+from trioproxy.providers.gemini.usage import Usage
+from trioproxy.request_scope import close, register_response
 from trioproxy.secret import Secret
 
 DONE = b"data: [DONE]\n\n"
-
-# Upstream responses opened by the current HTTP request; the app closes whatever is still
-# open when the request ends (trioproxy.app.TrioProxyApp.__call__).
-open_responses: ContextVar[list[httpx.Response] | None] = ContextVar("open_responses", default=None)
 
 
 def encode_event(payload: dict[str, Any]) -> bytes:
@@ -63,9 +60,7 @@ async def open_stream(
 ) -> OpenStream:
     """One attempt: send, then read until the translator has output (or the stream ended)."""
     response = await dispatcher.send(request, key.spec.secret)
-    registry = open_responses.get()
-    if registry is not None:
-        registry.append(response)
+    register_response(response)
     stream = OpenStream(key, response, response.aiter_bytes(), GeminiSSEParser(), make_translator())
     try:
         while not stream.pending and not stream.ended:
@@ -112,9 +107,15 @@ async def _next_chunks(stream: OpenStream) -> list[dict[str, Any]]:
 
 
 async def relay(
-    stream: OpenStream, deadline: float, report: Callable[[Outcome], None]
+    stream: OpenStream,
+    deadline: float,
+    report: Callable[[Outcome], None],
+    finished: Callable[[Usage], None],
 ) -> AsyncIterator[bytes]:
     """The response body: pending chunks, then the rest of the upstream, then [DONE].
+
+    `report` hears a mid-stream failure; `finished` hears the usage when the relay ends,
+    however it ends.
 
     Awaits happen inside `move_on_at(deadline)`, yields outside it: a cancel scope must
     not stay open across a `yield` of an async generator.
@@ -144,13 +145,7 @@ async def relay(
         yield DONE
     finally:
         await close(stream.response)
-
-
-async def close(response: httpx.Response) -> None:
-    # Shielded so a cancelled request still releases its connection, and bounded so a
-    # wedged socket cannot hold the request's task forever.
-    with trio.CancelScope(deadline=trio.current_time() + 5, shield=True):
-        await response.aclose()
+        finished(stream.translator.usage)
 
 
 def _unusable(stream: OpenStream, error: Exception) -> AttemptFailed:

@@ -2,9 +2,12 @@
 
     deadline = now + request_timeout                  (one scope around every attempt)
     loop, at most max_attempts times:
-        pool.choose(model)   -> a key, or Unavailable (all cooling -> 429, else -> 503)
+        pool.choose(model)   -> a key, or Unavailable:
+                                  a key leaves its cooldown within max_wait -> wait, choose again
+                                  every key held by quota -> 429 + Retry-After
+                                  otherwise -> 503
         attempt(key)         -> a result, within first_byte_timeout, or a Failure
-        pool.report(...)     -> state transition for that key
+        pool.report(...)     -> state transition for that key (cooldown, breaker, health)
         ClientFault          -> stop: no other key would do better
 
 An attempt covers everything before the first byte reaches the client: for a unary call
@@ -29,8 +32,25 @@ import trio
 
 from trioproxy import logs
 from trioproxy.config.model import GatewaySettings
+from trioproxy.decisions import (
+    AttemptRecord,
+    Decision,
+    DecisionLog,
+    RequestInfo,
+    outcome_name,
+)
 from trioproxy.errors import AllCooling, GatewayTimeout, PoolUnavailable, ProxyError, UpstreamError
-from trioproxy.pool import ClientFault, KeyPool, KeyState, Outcome, Success, Transient, Unavailable
+from trioproxy.pool import (
+    ClientFault,
+    KeyPool,
+    KeyState,
+    Outcome,
+    Pick,
+    RateLimited,
+    Success,
+    Transient,
+    Unavailable,
+)
 from trioproxy.providers.gemini.failures import Failure, classify_error
 from trioproxy.secret import Secret
 
@@ -53,8 +73,13 @@ def transient(message: str, *, status: int = 502, code: str = "upstream_error") 
 @dataclass(frozen=True, slots=True)
 class Served(Generic[T]):
     result: T
-    key: KeyState
+    pick: Pick
     attempts: int
+    decision: Decision
+
+    @property
+    def key(self) -> KeyState:
+        return self.pick.key
 
 
 class Dispatcher:
@@ -65,11 +90,13 @@ class Dispatcher:
         settings: GatewaySettings,
         *,
         wall: Callable[[], float] = time.time,
+        decisions: DecisionLog | None = None,
     ) -> None:
         self.pool = pool
         self.http = http
         self.settings = settings
         self.wall = wall
+        self.decisions = decisions if decisions is not None else DecisionLog()
 
     def deadline(self) -> float:
         return trio.current_time() + self.settings.request_timeout
@@ -80,36 +107,81 @@ class Dispatcher:
         attempt: Callable[[KeyState], Awaitable[T]],
         *,
         deadline: float | None = None,
+        hold: bool = False,
+        info: RequestInfo | None = None,
     ) -> Served[T]:
-        """Run `attempt` on successive keys until one succeeds; raise a ProxyError if none."""
+        """Run `attempt` on successive keys until one succeeds; raise a ProxyError if none.
+
+        With `hold`, the successful pick stays lent (a stream: the caller releases it when
+        the relay ends); otherwise every pick is released before this returns."""
+        info = info or RequestInfo()
+        decision = Decision(info.request_id, info.route, model, self.wall())
+        self.decisions.add(decision)
         with trio.move_on_at(deadline or self.deadline()):
-            return await self._attempts(model, attempt)
+            served = await self._attempts(model, attempt, decision)
+            if not hold:
+                self.release(served.pick)
+            decision.result = "served"
+            return served
+        decision.result = "timeout"
         raise GatewayTimeout(
             f"the request did not complete within {self.settings.request_timeout:g}s"
         )
 
-    async def _attempts(self, model: str, attempt: Callable[[KeyState], Awaitable[T]]) -> Served[T]:
+    async def _attempts(
+        self, model: str, attempt: Callable[[KeyState], Awaitable[T]], decision: Decision
+    ) -> Served[T]:
+        # Keys that failed this request for a reason other than quota: not tried again.
+        # (A key that answered 429 is excluded by its cooldown, and may serve after it.)
         tried: dict[str, str] = {}
         last: Failure | None = None
-        for number in range(1, self.settings.max_attempts + 1):
-            choice = self.pool.choose(model, trio.current_time(), tried)
+        number = 0
+        while number < self.settings.max_attempts:
+            now = trio.current_time()
+            choice = self.pool.choose(model, now, self.wall(), exclude=tried, on_skip=decision.skip)
             if isinstance(choice, Unavailable):
+                if await self._wait(choice, decision):
+                    continue
+                decision.result = "exhausted"
                 raise self._exhausted(model, choice, last)
-            key = choice.key
+            number += 1
+            record = AttemptRecord(choice.key.name, now, trial=choice.trial)
+            decision.attempts.append(record)
             try:
-                result = await self._one(key, attempt)
+                result = await self._one(choice.key, attempt)
             except AttemptFailed as failed:
                 failure = failed.failure
+            except BaseException:
+                # Cancelled (the client left, the deadline passed) or the client's error.
+                record.outcome, record.ended = "abandoned", trio.current_time()
+                self.release(choice)
+                raise
             else:
-                self.report(key, model, Success())
-                return Served(result, key, number)
-            self.report(key, model, failure.outcome)
+                self._settle(choice, Success(), record)
+                return Served(result, choice, number, decision)
+            self._settle(choice, failure.outcome, record)
+            self.release(choice)
             if isinstance(failure.outcome, ClientFault):
+                decision.result = "rejected"
                 raise failure.error
-            tried[key.name] = failure.error.message
+            if not isinstance(failure.outcome, RateLimited):
+                tried[choice.key.name] = failure.error.message
             last = failure
         assert last is not None  # the loop ran at least once: max_attempts >= 1
+        decision.result = "failed"
         raise last.error
+
+    async def _wait(self, choice: Unavailable, decision: Decision) -> bool:
+        """Hold the request while every usable key is cooling, if one recovers soon."""
+        if choice.wait is None:
+            return False
+        allowed = self.settings.max_wait - decision.waited
+        if choice.wait > allowed:
+            return False
+        # The request deadline (the enclosing cancel scope) still bounds the wait.
+        await trio.sleep(choice.wait)
+        decision.waited += choice.wait
+        return True
 
     async def _one(self, key: KeyState, attempt: Callable[[KeyState], Awaitable[T]]) -> T:
         """One attempt, with every way it can fail turned into AttemptFailed (except the
@@ -133,11 +205,22 @@ class Dispatcher:
             raise transient(f"upstream sent a malformed answer ({type(error).__name__})") from None
         raise transient(f"no answer within {timeout:g}s", status=504, code="upstream_timeout")
 
-    def report(self, key: KeyState, model: str, outcome: Outcome) -> None:
-        self.pool.report(key, model, outcome, now=trio.current_time(), wall=self.wall())
+    def _settle(self, pick: Pick, outcome: Outcome, record: AttemptRecord) -> None:
+        record.ended = trio.current_time()
+        record.outcome, record.detail = outcome_name(outcome)
+        self.report(pick, outcome)
+
+    def report(self, pick: Pick, outcome: Outcome) -> None:
+        self.pool.report(pick, outcome, now=trio.current_time(), wall=self.wall())
+
+    def release(self, pick: Pick) -> None:
+        self.pool.release(pick, trio.current_time())
+
+    def record_tokens(self, pick: Pick, tokens: int) -> None:
+        self.pool.record_tokens(pick, tokens, trio.current_time())
 
     def _exhausted(self, model: str, choice: Unavailable, last: Failure | None) -> ProxyError:
-        if choice.retry_after is not None:
+        if choice.quota and choice.retry_after is not None:
             when = "the daily quota reset" if choice.per_day else "a key cools down"
             return AllCooling(
                 f"Every key for model {model} is rate limited; retry after {when} "
@@ -146,11 +229,11 @@ class Dispatcher:
                 per_day=choice.per_day,
             )
         detail = f" Last upstream error: {last.error.message}" if last else ""
-        all_disabled = all(key["state"] == "disabled" for key in choice.keys)
         return PoolUnavailable(
             f"No key can serve model {model} right now.{detail}",
             keys=choice.keys,
-            retryable=not all_disabled,
+            retryable=not choice.all_disabled,
+            retry_after=choice.retry_after,
         )
 
     async def send(self, request: httpx.Request, secret: Secret) -> httpx.Response:

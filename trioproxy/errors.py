@@ -129,10 +129,23 @@ class PoolUnavailable(PoolExhausted):
     type = "server_error"
     code = "no_usable_key"
 
-    def __init__(self, message: str, *, keys: list[dict[str, Any]], retryable: bool = True) -> None:
-        # When every key is disabled, retrying cannot help until an operator acts: tell the
-        # OpenAI SDKs (which retry 503 by default) not to.
-        super().__init__(message, headers=None if retryable else {"x-should-retry": "false"})
+    def __init__(
+        self,
+        message: str,
+        *,
+        keys: list[dict[str, Any]],
+        retryable: bool = True,
+        retry_after: float | None = None,
+    ) -> None:
+        headers: dict[str, str] = {}
+        if not retryable:
+            # When every key is disabled, retrying cannot help until an operator acts:
+            # tell the OpenAI SDKs (which retry 503 by default) not to.
+            headers["x-should-retry"] = "false"
+        elif retry_after is not None:
+            # When the first open breaker admits a trial.
+            headers["retry-after"] = str(max(1, math.ceil(retry_after)))
+        super().__init__(message, headers=headers or None)
         self.keys = keys
 
     def envelope(self) -> dict[str, Any]:

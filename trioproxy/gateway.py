@@ -27,7 +27,11 @@ class Gateway:
     ) -> None:
         self.config = config
         self.http = http
-        self.pool = KeyPool(config.keys, default_cooldown=config.gateway.default_cooldown)
+        self.pool = KeyPool(
+            config.keys,
+            settings=config.gateway,
+            policies={upstream.name: upstream.policy for upstream in config.upstreams},
+        )
         self.apis = {
             upstream.name: GeminiAPI(
                 replace(upstream, base_url=base_url_override) if base_url_override else upstream

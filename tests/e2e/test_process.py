@@ -90,13 +90,13 @@ def test_hypercorn_plain_form_refuses_invalid_config(tmp_path: Path) -> None:
     config = tmp_path / "keys.yaml"
     config.write_text(
         f"upstreams:\n  - name: g\n    type: gemini\n    keys:\n"
-        f"      - name: a\n        key: {SECRET}\n        weight: 2\n"
+        f"      - name: a\n        key: {SECRET}\n        wieght: 2\n"
     )
     result = run_hypercorn(config)
     # The worker exits 2 and nothing is served; hypercorn 0.18's supervisor then reports 0
     # (it re-reads exit codes from a list it has already emptied). The README documents
     # `--workers 0` for supervisors that need the status; it is asserted just below.
-    assert "upstreams[0].keys[0].weight: unknown field" in result.stderr
+    assert "upstreams[0].keys[0].wieght: unknown field" in result.stderr
     assert result.stderr.count("invalid config") == 1
     assert "Traceback" not in result.stderr
     assert SECRET not in result.stderr + result.stdout

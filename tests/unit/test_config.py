@@ -78,7 +78,8 @@ def test_unknown_field_names_the_path(tmp_path: Path) -> None:
         "        key: literal-key-b", "        key: literal-key-b\n        wieght: 2"
     )
     assert problems(tmp_path, text, {"GEMINI_KEY_A": "x"}) == [
-        "upstreams[0].keys[1].wieght: unknown field (expected one of: key, name)"
+        "upstreams[0].keys[1].wieght: unknown field "
+        "(expected one of: key, limits, name, priority, project, weight)"
     ]
 
 

@@ -75,9 +75,10 @@ async def hang(_: str) -> httpx.Response:
 
 
 def make(upstream: Upstream, names: list[str], **settings: float) -> Dispatcher:
-    pool = KeyPool([KeySpec(n, Secret(n), "gemini") for n in names], default_cooldown=60)
+    gateway = GatewaySettings(**settings)  # type: ignore[arg-type]
+    pool = KeyPool([KeySpec(n, Secret(n), "gemini") for n in names], settings=gateway)
     http = httpx.AsyncClient(transport=httpx.MockTransport(upstream))
-    return Dispatcher(pool, http, GatewaySettings(**settings), wall=lambda: 1_780_000_000.0)  # type: ignore[arg-type]
+    return Dispatcher(pool, http, gateway, wall=lambda: 1_780_000_000.0)
 
 
 async def call(dispatcher: Dispatcher) -> tuple[str, int]:

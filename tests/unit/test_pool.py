@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
-from trioproxy.config.model import KeySpec
+from trioproxy.config.model import GatewaySettings, KeySpec, LimitSpec
 from trioproxy.pool import (
     AuthFailure,
     ClientFault,
     KeyPool,
+    Outcome,
     Pick,
     RateLimited,
     Success,
@@ -22,20 +24,52 @@ from trioproxy.secret import Secret
 MODEL = "gemini-2.5-flash"
 # 2026-06-01 12:00 UTC = 05:00 PDT: the next Pacific midnight is 19 h later.
 NOON_UTC = datetime(2026, 6, 1, 12, 0, tzinfo=UTC).timestamp()
+MINUTE_IDS = ("GenerateRequestsPerMinutePerProjectPerModel-FreeTier",)
+DAY_IDS = ("GenerateRequestsPerDayPerProjectPerModel-FreeTier",)
 
 
-def make_pool(*names: str) -> KeyPool:
-    return KeyPool(
-        [KeySpec(n, Secret(f"secret-{n}"), "gemini") for n in names], default_cooldown=60
-    )
+def spec(name: str, **fields: Any) -> KeySpec:
+    return KeySpec(name, Secret(f"secret-{name}"), fields.pop("upstream", "gemini"), **fields)
 
 
-def pick(
-    pool: KeyPool, now: float = 0.0, tried: dict[str, str] | None = None, model: str = MODEL
-) -> str:
-    choice = pool.choose(model, now, tried or {})
+def make_pool(*keys: str | KeySpec, **settings: Any) -> KeyPool:
+    specs = [spec(k) if isinstance(k, str) else k for k in keys]
+    return KeyPool(specs, settings=GatewaySettings(**settings), random=lambda: 0.0)
+
+
+def lend(pool: KeyPool, now: float = 0.0, model: str = MODEL, **options: Any) -> Pick:
+    choice = pool.choose(model, now, NOON_UTC + now, **options)
     assert isinstance(choice, Pick), choice
-    return choice.key.name
+    return choice
+
+
+def pick(pool: KeyPool, now: float = 0.0, model: str = MODEL, **options: Any) -> str:
+    """Lend, succeed and release: the name of the key that served."""
+    chosen = lend(pool, now, model, **options)
+    pool.report(chosen, Success(), now=now, wall=NOON_UTC + now)
+    pool.release(chosen, now)
+    return chosen.key.name
+
+
+def peek(pool: KeyPool, now: float = 0.0, model: str = MODEL) -> str:
+    """Lend and release without a result: which key would serve, changing no state."""
+    chosen = lend(pool, now, model)
+    pool.release(chosen, now)
+    return chosen.key.name
+
+
+def refuse(pool: KeyPool, now: float = 0.0, model: str = MODEL, **options: Any) -> Unavailable:
+    choice = pool.choose(model, now, NOON_UTC + now, **options)
+    assert isinstance(choice, Unavailable), choice
+    return choice
+
+
+def fail(pool: KeyPool, name: str, outcome: Outcome, now: float = 0.0, model: str = MODEL) -> None:
+    """Report `outcome` for a call on key `name` (lent directly, whatever the policy)."""
+    chosen = Pick(pool.by_name[name], model)
+    chosen.key.inflight += 1
+    pool.report(chosen, outcome, now=now, wall=NOON_UTC + now)
+    pool.release(chosen, now)
 
 
 def test_round_robin_over_usable_keys() -> None:
@@ -43,103 +77,304 @@ def test_round_robin_over_usable_keys() -> None:
     assert [pick(pool) for _ in range(6)] == ["a", "b", "c", "a", "b", "c"]
 
 
-def test_tried_keys_are_skipped_within_a_request() -> None:
+def test_tried_keys_are_skipped_within_a_request_and_reported() -> None:
     pool = make_pool("a", "b")
-    assert pick(pool, tried={"a": "HTTP 503"}) == "b"
-    choice = pool.choose(MODEL, 0, {"a": "HTTP 503", "b": "HTTP 500"})
-    assert isinstance(choice, Unavailable)
+    assert pick(pool, exclude={"a": "HTTP 503"}) == "b"
+    skipped: list[tuple[str, str]] = []
+    choice = refuse(
+        pool, exclude={"a": "HTTP 503", "b": "HTTP 500"}, on_skip=lambda *s: skipped.append(s)
+    )
     assert choice.retry_after is None
-    assert [k["state"] for k in choice.keys] == ["failed", "failed"]
-    assert choice.keys[0]["reason"] == "HTTP 503"
+    assert not choice.quota
+    assert [(k["state"], k["reason"]) for k in choice.keys] == [
+        ("failed", "HTTP 503"),
+        ("failed", "HTTP 500"),
+    ]
+    assert skipped == [("a", "tried"), ("b", "tried")]
 
 
-def test_429_cools_only_that_key_and_model_for_the_retry_delay() -> None:
+def test_429_cools_only_that_key_and_model_for_the_fractional_retry_delay() -> None:
     pool = make_pool("a", "b")
-    a = pool.keys[0]
-    pool.report(a, MODEL, RateLimited(26.5), now=100.0, wall=NOON_UTC)
+    fail(pool, "a", RateLimited(26.5, quota_ids=MINUTE_IDS), now=100.0)
     assert [pick(pool, now=100.0) for _ in range(3)] == ["b", "b", "b"]
-    assert pick(pool, now=126.4) == "b"
-    # The same key still serves another model meanwhile.
-    assert pick(pool, now=110.0, model="gemini-2.5-pro") in {"a", "b"}
-    # At exactly the end of the cooldown the key is back.
-    names = {pick(pool, now=126.5) for _ in range(2)}
-    assert names == {"a", "b"}
+    assert pick(pool, now=126.499) == "b"
+    assert pick(pool, now=110.0, model="gemini-2.5-pro") == "a"  # another model: unaffected
+    assert {pick(pool, now=126.5) for _ in range(2)} == {"a", "b"}  # back exactly on time
 
 
-def test_429_without_hint_uses_default_cooldown() -> None:
-    pool = make_pool("a")
-    pool.report(pool.keys[0], MODEL, RateLimited(None), now=0.0, wall=NOON_UTC)
-    choice = pool.choose(MODEL, 59.0, {})
-    assert isinstance(choice, Unavailable)
-    assert choice.retry_after == pytest.approx(1.0)
+def test_429_without_hint_uses_the_default_cooldown() -> None:
+    pool = make_pool("a", default_cooldown=60)
+    fail(pool, "a", RateLimited(None))
+    assert refuse(pool, now=59.0).retry_after == pytest.approx(1.0)
     assert pick(pool, now=60.0) == "a"
 
 
-def test_all_cooling_reports_earliest_recovery() -> None:
+def test_all_cooling_reports_earliest_recovery_and_may_wait() -> None:
     pool = make_pool("a", "b")
-    pool.report(pool.keys[0], MODEL, RateLimited(40), now=0.0, wall=NOON_UTC)
-    pool.report(pool.keys[1], MODEL, RateLimited(12.25), now=0.0, wall=NOON_UTC)
-    choice = pool.choose(MODEL, 2.0, {})
-    assert isinstance(choice, Unavailable)
+    fail(pool, "a", RateLimited(40, quota_ids=MINUTE_IDS))
+    fail(pool, "b", RateLimited(12.25, quota_ids=MINUTE_IDS))
+    choice = refuse(pool, now=2.0)
+    assert choice.quota
+    assert not choice.per_day
     assert choice.retry_after == pytest.approx(10.25)
-    assert choice.per_day is False
-    assert [k["state"] for k in choice.keys] == ["cooling", "cooling"]
+    assert choice.wait == pytest.approx(10.25)
+    assert [(k["state"], k["reason"]) for k in choice.keys] == [
+        ("cooling", "requests_per_minute"),
+        ("cooling", "requests_per_minute"),
+    ]
 
 
-def test_per_day_quota_cools_until_pacific_midnight_not_retry_delay() -> None:
+def test_daily_quota_cools_until_pacific_midnight_whatever_retry_delay_says() -> None:
     pool = make_pool("a")
-    pool.report(
-        pool.keys[0],
-        MODEL,
-        RateLimited(26, per_day=True, quota_ids=("GenerateRequestsPerDay",)),
-        now=0.0,
-        wall=NOON_UTC,
-    )
-    choice = pool.choose(MODEL, 3600.0, {})
-    assert isinstance(choice, Unavailable)
-    assert choice.per_day is True
-    assert choice.retry_after == pytest.approx(19 * 3600 - 3600)
+    fail(pool, "a", RateLimited(4.5, per_day=True, quota_ids=DAY_IDS))
+    choice = refuse(pool, now=3600.0)
+    assert choice.quota
+    assert choice.per_day
+    assert choice.retry_after == pytest.approx(18 * 3600)
+    assert pick(pool, now=19 * 3600) == "a"
 
 
-def test_auth_failure_disables_the_key_for_good() -> None:
-    pool = make_pool("a", "b")
-    pool.report(pool.keys[0], MODEL, AuthFailure("API_KEY_INVALID"), now=0.0, wall=NOON_UTC)
-    assert [pick(pool, now=t) for t in (0.0, 1e6, 1e9)] == ["b", "b", "b"]
-    assert pool.describe(pool.keys[0], MODEL, 0.0) == {
-        "name": "a",
-        "state": "disabled",
-        "reason": "auth: API_KEY_INVALID",
+def test_a_minute_429_never_shortens_a_running_daily_cooldown() -> None:
+    pool = make_pool("a")
+    fail(pool, "a", RateLimited(30, per_day=True, quota_ids=DAY_IDS))
+    fail(pool, "a", RateLimited(5, quota_ids=MINUTE_IDS), now=1.0)
+    assert refuse(pool, now=3.0).retry_after == pytest.approx(19 * 3600 - 3)
+    assert {c.dimension for c in pool.keys[0].cooldowns.snapshot(3.0)[MODEL]} == {
+        "requests_per_day",
+        "requests_per_minute",
     }
+
+
+def test_one_429_can_name_several_dimensions() -> None:
+    pool = make_pool("a")
+    ids = ("GenerateContentInputTokensPerModelPerMinute-FreeTier", *DAY_IDS)
+    fail(pool, "a", RateLimited(7.9, per_day=True, quota_ids=ids))
+    dims = {c.dimension: c.until for c in pool.keys[0].cooldowns.snapshot(0.0)[MODEL]}
+    assert dims == {"tokens_per_minute": pytest.approx(7.9), "requests_per_day": 19 * 3600}
+
+
+def test_keys_of_one_project_share_a_cooldown() -> None:
+    pool = make_pool(spec("a", project="p1"), spec("b", project="p1"), spec("c", project="p2"))
+    fail(pool, "a", RateLimited(30, quota_ids=MINUTE_IDS))
+    assert {pick(pool, now=1.0) for _ in range(3)} == {"c"}
+    [cooling_b] = pool.keys[1].cooldowns.snapshot(1.0)[MODEL]
+    assert cooling_b.source == "a"
+    assert cooling_b.until == 30
+    assert pick(pool, now=1.0, model="gemini-2.5-pro") in {"a", "b", "c"}
+    assert {pick(pool, now=30.0) for _ in range(3)} == {"a", "b", "c"}
+
+
+def test_auth_failure_disables_the_key_until_a_probe_clears_it() -> None:
+    pool = make_pool("a", "b", auth_recheck=3600)
+    fail(pool, "a", AuthFailure("API_KEY_INVALID"))
+    assert [pick(pool, now=t) for t in (0.0, 10.0, 3000.0)] == ["b", "b", "b"]
+    assert pool.claim_probes(3599.0) == []
+    [probe] = pool.claim_probes(3600.0)
+    assert probe.probe
+    assert probe.key.name == "a"
+    pool.report(probe, AuthFailure("API_KEY_INVALID"), now=3600.0, wall=NOON_UTC)
+    pool.release(probe, 3600.0)
+    assert pool.next_probe_at(3600.0) == 7200.0
+    [probe] = pool.claim_probes(7200.0)
+    pool.report(probe, Success(), now=7200.0, wall=NOON_UTC)
+    pool.release(probe, 7200.0)
+    assert {pick(pool, now=7200.0) for _ in range(2)} == {"a", "b"}
 
 
 def test_all_disabled_is_unavailable_without_retry_after() -> None:
     pool = make_pool("a")
-    pool.report(pool.keys[0], MODEL, AuthFailure("PERMISSION_DENIED"), now=0.0, wall=NOON_UTC)
-    choice = pool.choose(MODEL, 0.0, {})
-    assert isinstance(choice, Unavailable)
+    fail(pool, "a", AuthFailure("PERMISSION_DENIED"))
+    choice = refuse(pool)
+    assert choice.all_disabled
     assert choice.retry_after is None
+    assert choice.wait is None
+    assert choice.keys == [{"name": "a", "state": "disabled", "reason": "auth: PERMISSION_DENIED"}]
 
 
-def test_cooling_plus_disabled_still_reports_retry_after() -> None:
+def test_cooling_plus_disabled_is_still_a_quota_answer() -> None:
     pool = make_pool("a", "b")
-    pool.report(pool.keys[0], MODEL, AuthFailure("API_KEY_INVALID"), now=0.0, wall=NOON_UTC)
-    pool.report(pool.keys[1], MODEL, RateLimited(5), now=0.0, wall=NOON_UTC)
-    choice = pool.choose(MODEL, 0.0, {})
-    assert isinstance(choice, Unavailable)
+    fail(pool, "a", AuthFailure("API_KEY_INVALID"))
+    fail(pool, "b", RateLimited(5))
+    choice = refuse(pool)
+    assert choice.quota
     assert choice.retry_after == pytest.approx(5)
 
 
-@pytest.mark.parametrize("outcome", [Success(), Transient("HTTP 503"), ClientFault("400")])
-def test_other_outcomes_leave_state_alone(outcome: object) -> None:
+def test_a_client_fault_changes_nothing() -> None:
     pool = make_pool("a")
-    pool.report(pool.keys[0], MODEL, outcome, now=0.0, wall=NOON_UTC)  # type: ignore[arg-type]
-    assert pool.keys[0].disabled is None
-    assert pool.keys[0].cooldowns == {}
+    for _ in range(5):
+        fail(pool, "a", ClientFault("INVALID_ARGUMENT"))
+    key = pool.keys[0]
+    assert key.disabled is None
+    assert key.breaker.failures == 0
+    assert key.health.counts(0.0) == (0, 0)
 
 
-def test_diagnostics_never_contain_the_secret() -> None:
-    pool = make_pool("a")
-    pool.report(pool.keys[0], MODEL, RateLimited(3), now=0.0, wall=NOON_UTC)
-    choice = pool.choose(MODEL, 0.0, {})
-    assert isinstance(choice, Unavailable)
-    assert "secret-a" not in repr(choice)
+def test_diagnostics_never_contain_the_secret_and_are_bounded() -> None:
+    pool = make_pool(*[f"k{i}" for i in range(50)])
+    for i in range(50):
+        fail(pool, f"k{i}", RateLimited(3))
+    choice = refuse(pool)
+    assert "secret-" not in repr(choice)
+    assert len(choice.keys) == 21
+    assert choice.keys[-1] == {"name": "... and 30 more keys"}
+
+
+def test_priority_tiers_fill_tier_0_first() -> None:
+    pool = make_pool(spec("a", priority=1), spec("b"), spec("c"), spec("d", priority=2))
+    assert [pick(pool) for _ in range(4)] == ["b", "c", "b", "c"]
+    fail(pool, "b", RateLimited(10))
+    fail(pool, "c", RateLimited(10))
+    assert [pick(pool, now=1.0) for _ in range(2)] == ["a", "a"]
+    fail(pool, "a", RateLimited(10))
+    assert pick(pool, now=1.0) == "d"
+    assert pick(pool, now=10.0) == "b"
+
+
+def test_upstreams_of_a_tier_take_turns() -> None:
+    pool = make_pool(
+        spec("a1", upstream="one"), spec("a2", upstream="one"), spec("b1", upstream="two")
+    )
+    assert [pick(pool) for _ in range(4)] == ["a1", "b1", "a2", "b1"]
+
+
+def test_weighted_policy_follows_the_weights() -> None:
+    import random
+
+    specs = [spec("heavy", weight=3), spec("light", weight=1)]
+    pool = KeyPool(specs, policies={"gemini": "weighted"}, random=random.Random(7).random)
+    names = [pick(pool) for _ in range(4000)]
+    assert 2850 < names.count("heavy") < 3150
+    # Unusable keys are skipped, whatever their weight.
+    fail(pool, "heavy", RateLimited(60))
+    assert {pick(pool, now=1.0) for _ in range(50)} == {"light"}
+
+
+def test_least_inflight_counts_streams_until_released() -> None:
+    pool = KeyPool([spec("a"), spec("b"), spec("c")], policies={"gemini": "least_inflight"})
+    first, second = lend(pool), lend(pool)
+    assert (first.key.name, second.key.name) == ("a", "b")
+    assert lend(pool).key.name == "c"
+    pool.release(first, 0.0)
+    assert lend(pool).key.name == "a"
+    assert [k.inflight for k in pool.keys] == [1, 1, 1]
+    pool.release(first, 0.0)  # releasing twice is harmless
+    assert pool.keys[0].inflight == 1
+
+
+def test_unhealthy_keys_are_used_only_when_nothing_healthy_is_left() -> None:
+    pool = make_pool("a", "b", breaker_threshold=100, health_window=100)
+    for _ in range(3):
+        fail(pool, "a", Success())
+    for _ in range(3):
+        fail(pool, "a", Transient("HTTP 503"))  # 3 of 6 ok: not below one half
+    assert {peek(pool) for _ in range(4)} == {"a", "b"}
+    fail(pool, "a", Transient("HTTP 503"))  # 3 of 7 ok: unhealthy
+    assert pool.keys[0].health.score(0.0) == pytest.approx(3 / 7)
+    assert [peek(pool) for _ in range(3)] == ["b", "b", "b"]
+    fail(pool, "b", RateLimited(10))
+    assert peek(pool) == "a"
+    # The window is time-bounded: old failures stop counting.
+    assert pool.keys[0].health.score(110.0) == 1.0
+    assert {peek(pool, now=110.0) for _ in range(2)} == {"a", "b"}
+
+
+def test_breaker_opens_after_consecutive_failures_not_429s() -> None:
+    pool = make_pool("a", "b", breaker_threshold=3, breaker_backoff=5)
+    for _ in range(5):
+        fail(pool, "a", RateLimited(0.001))
+    fail(pool, "a", Transient("HTTP 503"))
+    fail(pool, "a", Transient("HTTP 503"))
+    fail(pool, "a", Success())  # a success resets the count
+    fail(pool, "a", Transient("HTTP 503"))
+    fail(pool, "a", Transient("HTTP 503"))
+    assert pool.keys[0].breaker.state.value == "closed"
+    fail(pool, "a", Transient("timeout"), now=1.0)
+    assert pool.keys[0].breaker.state.value == "open"
+    assert [pick(pool, now=t) for t in (1.0, 5.9)] == ["b", "b"]
+    assert pool.next_probe_at(2.0) == 6.0
+
+
+def test_half_open_admits_exactly_one_trial() -> None:
+    pool = make_pool("a", "b", breaker_threshold=1, breaker_backoff=5)
+    fail(pool, "a", Transient("HTTP 500"))
+    fail(pool, "b", RateLimited(100))
+    trial = lend(pool, now=5.0)
+    assert trial.key.name == "a"
+    assert trial.trial
+    # While the trial is out nobody else gets the key.
+    assert refuse(pool, now=5.0).keys[0]["state"] == "trial_in_flight"
+    assert pool.claim_probes(5.0) == []
+    pool.report(trial, Success(), now=6.0, wall=NOON_UTC)
+    pool.release(trial, 6.0)
+    assert [pick(pool, now=6.0) for _ in range(2)] == ["a", "a"]
+
+
+def test_a_failed_trial_reopens_with_a_longer_backoff() -> None:
+    pool = make_pool("a", breaker_threshold=1, breaker_backoff=5, breaker_max_backoff=12)
+    fail(pool, "a", Transient("HTTP 500"))
+    for now, reopen in ((5.0, 15.0), (15.0, 27.0), (27.0, 39.0)):  # 5, 10, then the cap 12
+        [probe] = pool.claim_probes(now)
+        pool.report(probe, Transient("HTTP 500"), now=now, wall=NOON_UTC)
+        pool.release(probe, now)
+        assert pool.next_probe_at(now) == reopen
+
+
+def test_an_abandoned_trial_frees_the_trial() -> None:
+    pool = make_pool("a", breaker_threshold=1, breaker_backoff=5)
+    fail(pool, "a", Transient("HTTP 500"))
+    trial = lend(pool, now=5.0)
+    changes: list[None] = []
+    pool.listeners.append(lambda: changes.append(None))
+    pool.release(trial, 5.5)  # the client left before any result
+    assert changes == [None]
+    assert pool.next_probe_at(5.5) == 5.5
+    assert [p.key.name for p in pool.claim_probes(5.5)] == ["a"]
+
+
+def test_a_429_on_the_trial_proves_the_key_alive() -> None:
+    pool = make_pool("a", breaker_threshold=1, breaker_backoff=5)
+    fail(pool, "a", Transient("HTTP 500"))
+    trial = lend(pool, now=5.0)
+    pool.report(trial, RateLimited(2), now=5.0, wall=NOON_UTC)
+    assert pool.keys[0].breaker.state.value == "closed"
+    assert refuse(pool, now=6.0).keys[0]["state"] == "cooling"
+
+
+def test_rpm_budget_skips_the_key_before_it_earns_a_429() -> None:
+    limited = spec("a", limits=(LimitSpec("gemini-2.5-*", rpm=2),))
+    pool = make_pool(limited, "b")
+    assert [pick(pool, now=t) for t in (0.0, 1.0, 2.0, 3.0)] == ["a", "b", "a", "b"]
+    assert [pick(pool, now=4.0) for _ in range(2)] == ["b", "b"]
+    assert pick(pool, now=4.0, model="gemini-embedding-001") == "a"  # glob does not match
+    fail(pool, "b", RateLimited(100))
+    choice = refuse(pool, now=10.0)
+    assert choice.keys[0] == {
+        "name": "a",
+        "state": "budget",
+        "reason": "rpm",
+        "retry_after": 50.0,
+        "per_day": False,
+    }
+    assert choice.quota
+    assert choice.wait == pytest.approx(50.0)
+    assert pick(pool, now=60.0) == "a"  # the first request left the sliding window
+
+
+def test_rpd_budget_resets_at_pacific_midnight() -> None:
+    pool = make_pool(spec("a", limits=(LimitSpec("*", rpd=2),)))
+    assert [pick(pool, now=t) for t in (0.0, 60.0)] == ["a", "a"]
+    choice = refuse(pool, now=3600.0)
+    assert choice.per_day
+    assert choice.retry_after == pytest.approx(18 * 3600)
+    assert pick(pool, now=19 * 3600) == "a"
+
+
+def test_tpm_budget_counts_reported_tokens() -> None:
+    pool = make_pool(spec("a", limits=(LimitSpec("*", tpm=1000),)))
+    first = lend(pool, now=0.0)
+    pool.record_tokens(first, 600, 0.0)
+    second = lend(pool, now=10.0)
+    pool.record_tokens(second, 500, 10.0)
+    assert refuse(pool, now=20.0).retry_after == pytest.approx(40.0)
+    assert pick(pool, now=60.0) == "a"

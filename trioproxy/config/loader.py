@@ -21,10 +21,12 @@ import yaml
 from trioproxy.config.env import UnsetVariable, expand
 from trioproxy.config.model import (
     DEFAULT_GEMINI_BASE_URL,
+    POLICIES,
     ClientSpec,
     Config,
     GatewaySettings,
     KeySpec,
+    LimitSpec,
     UpstreamSpec,
 )
 from trioproxy.secret import Secret
@@ -195,7 +197,10 @@ def build_config(document: Any, source: str, env: Mapping[str, str]) -> Config:
 def _upstream(reader: _Reader, node: Any, path: str) -> UpstreamSpec | None:
     before = len(reader.problems)
     data = reader.mapping(
-        node, path, {"name", "type", "base_url", "api_version", "keys"}, {"name", "type", "keys"}
+        node,
+        path,
+        {"name", "type", "base_url", "api_version", "keys", "policy"},
+        {"name", "type", "keys"},
     )
     name = reader.string(data.get("name"), f"{path}.name") if "name" in data else None
     kind = reader.string(data.get("type"), f"{path}.type") if "type" in data else None
@@ -211,6 +216,11 @@ def _upstream(reader: _Reader, node: Any, path: str) -> UpstreamSpec | None:
         api_version = reader.string(data["api_version"], f"{path}.api_version") or api_version
         if api_version not in API_VERSIONS:
             reader.problem(f"{path}.api_version", "must be v1beta or v1")
+    policy = "round_robin"
+    if "policy" in data:
+        policy = reader.string(data["policy"], f"{path}.policy") or policy
+        if policy not in POLICIES:
+            reader.problem(f"{path}.policy", f"must be one of: {', '.join(POLICIES)}")
     keys = [
         _key(reader, key_node, f"{path}.keys[{j}]", name or "")
         for j, key_node in enumerate(reader.sequence(data.get("keys"), f"{path}.keys"))
@@ -225,16 +235,64 @@ def _upstream(reader: _Reader, node: Any, path: str) -> UpstreamSpec | None:
         base_url=base_url.rstrip("/"),
         api_version=api_version,
         keys=tuple(k for k in keys if k is not None),
+        policy=policy,
     )
 
 
+_KEY_FIELDS = {"name", "key", "project", "weight", "priority", "limits"}
+_LIMIT_FIELDS = ("rpm", "rpd", "tpm")
+
+
 def _key(reader: _Reader, node: Any, path: str, upstream: str) -> KeySpec | None:
-    data = reader.mapping(node, path, {"name", "key"}, {"name", "key"})
+    before = len(reader.problems)
+    data = reader.mapping(node, path, _KEY_FIELDS, {"name", "key"})
     name = reader.string(data.get("name"), f"{path}.name") if "name" in data else None
     secret = reader.string(data.get("key"), f"{path}.key", secret=True) if "key" in data else None
-    if name is None or secret is None:
+    project = reader.string(data["project"], f"{path}.project") if "project" in data else None
+    weight = 1.0
+    if "weight" in data:
+        weight = reader.number(data["weight"], f"{path}.weight", minimum=0.001) or weight
+    priority = 0
+    if "priority" in data:
+        value = reader.number(data["priority"], f"{path}.priority", minimum=0, integer=True)
+        priority = int(value or 0)
+    limits = _limits(reader, data.get("limits"), f"{path}.limits")
+    if name is None or secret is None or len(reader.problems) > before:
         return None
-    return KeySpec(name=name, secret=Secret(secret), upstream=upstream)
+    return KeySpec(
+        name=name,
+        secret=Secret(secret),
+        upstream=upstream,
+        project=project,
+        weight=float(weight),
+        priority=priority,
+        limits=limits,
+    )
+
+
+def _limits(reader: _Reader, node: Any, path: str) -> tuple[LimitSpec, ...]:
+    """`limits: {<model glob>: {rpm, rpd, tpm}}`; the first glob matching a model applies."""
+    if node is None:
+        return ()
+    if not isinstance(node, dict):
+        reader.problem(path, f"must be a mapping of model glob: limits, got {_kind(node)}")
+        return ()
+    limits = []
+    for glob, values in node.items():
+        where = f"{path}.{_field_name(glob)}"
+        data = reader.mapping(values, where, set(_LIMIT_FIELDS), set())
+        if not data and isinstance(values, dict):
+            reader.problem(where, "must set at least one of rpm, rpd, tpm")
+        numbers: dict[str, int] = {}
+        for field_name in _LIMIT_FIELDS:
+            if field_name in data:
+                value = reader.number(
+                    data[field_name], f"{where}.{field_name}", minimum=1, integer=True
+                )
+                if value is not None:
+                    numbers[field_name] = int(value)
+        limits.append(LimitSpec(models=str(glob), **numbers))
+    return tuple(limits)
 
 
 def _client(reader: _Reader, node: Any, path: str) -> ClientSpec | None:
@@ -265,6 +323,9 @@ def _aliases(reader: _Reader, node: Any) -> dict[str, str]:
     return aliases
 
 
+_INTEGER_SETTINGS = ("max_attempts", "max_body_bytes", "breaker_threshold")
+
+
 def _gateway(reader: _Reader, node: Any) -> GatewaySettings:
     if node is None:
         return GatewaySettings()
@@ -274,10 +335,9 @@ def _gateway(reader: _Reader, node: Any) -> GatewaySettings:
     for name, raw in data.items():
         if name not in names:
             continue
-        integer = name in ("max_attempts", "max_body_bytes")
-        value = reader.number(
-            raw, f"gateway.{name}", minimum=1 if integer else 0.001, integer=integer
-        )
+        integer = name in _INTEGER_SETTINGS
+        minimum = 0 if name == "max_wait" else 1 if integer else 0.001
+        value = reader.number(raw, f"gateway.{name}", minimum=minimum, integer=integer)
         if value is not None:
             values[name] = value
     return GatewaySettings(**values)

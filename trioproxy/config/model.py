@@ -13,11 +13,30 @@ from trioproxy.secret import Secret
 DEFAULT_GEMINI_BASE_URL = "https://generativelanguage.googleapis.com"
 
 
+POLICIES = ("round_robin", "weighted", "least_inflight")
+
+
+@dataclass(frozen=True, slots=True)
+class LimitSpec:
+    """A local budget for the models matching `models` (an fnmatch glob). None: no limit."""
+
+    models: str
+    rpm: int | None = None
+    rpd: int | None = None
+    tpm: int | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class KeySpec:
     name: str
     secret: Secret
     upstream: str
+    # Keys of one Google Cloud project share its quota: a 429 on one cools them all.
+    project: str | None = None
+    weight: float = 1.0
+    # Tier 0 is used before tier 1, and so on.
+    priority: int = 0
+    limits: tuple[LimitSpec, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +46,7 @@ class UpstreamSpec:
     base_url: str
     api_version: str
     keys: tuple[KeySpec, ...]
+    policy: str = "round_robin"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +68,20 @@ class GatewaySettings:
     # Cooldown for a 429 that carries no RetryInfo (the "minimal" 429 body).
     default_cooldown: float = 60.0
     max_body_bytes: int = 20 * 1024 * 1024
+    # Circuit breaker: consecutive failures (5xx, timeouts, connection errors) that open
+    # it; the first open period, doubled on every failed trial up to the cap.
+    breaker_threshold: int = 3
+    breaker_backoff: float = 5.0
+    breaker_max_backoff: float = 300.0
+    # The health score is the success ratio over this many seconds.
+    health_window: float = 300.0
+    # How long a request may be held when every key is cooling but one recovers soon.
+    # 0 answers 429 at once.
+    max_wait: float = 5.0
+    # Recovery probes (GET models/{model}: no quota spent).
+    probe_timeout: float = 10.0
+    # How often a key disabled for an auth failure is re-checked.
+    auth_recheck: float = 3600.0
 
 
 @dataclass(frozen=True, slots=True)

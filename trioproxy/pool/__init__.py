@@ -1,5 +1,6 @@
 """Credential state and selection (pure: no I/O, time passed in)."""
 
+from trioproxy.pool.blocks import Block, Unavailable
 from trioproxy.pool.outcome import (
     AuthFailure,
     ClientFault,
@@ -8,10 +9,12 @@ from trioproxy.pool.outcome import (
     Success,
     Transient,
 )
-from trioproxy.pool.pool import KeyPool, KeyState, Pick, Unavailable
+from trioproxy.pool.pool import KeyPool, Pick
+from trioproxy.pool.state import KeyState
 
 __all__ = [
     "AuthFailure",
+    "Block",
     "ClientFault",
     "KeyPool",
     "KeyState",

@@ -1,128 +1,265 @@
-"""The credential pool: which key serves the next attempt, and what an outcome does to it.
+"""The credential pool: which key takes the next call, and what an outcome does to it.
 
-Pure and synchronous: every decision takes `now` (the trio clock, seconds) and, for per-day
+Pure and synchronous: every decision takes `now` (the trio clock, seconds) and, for daily
 quotas, `wall` (UNIX time) as arguments, so tests drive it in virtual time and the
 dispatcher does all I/O around it.
 
 Rules:
-1. A key disabled for auth (invalid, expired, leaked, forbidden) is never chosen again.
-2. A 429 cools that (key, model) only: the same key still serves other models.
-3. A per-day 429 cools the (key, model) until the next daily reset, whatever retryDelay says.
-4. Transient failures (5xx, timeouts) do not change the key's state here; the request moves
-   on to the next key. (The circuit breaker of the resilience engine builds on this.)
-5. Selection is round robin over the usable keys, skipping those the request already tried.
+1. A key is usable for a model unless it is disabled, cooling for that model, over its
+   local budget for that model, or its breaker is open (or half-open with the one trial
+   already out). Each reason comes with the time it ends, when it has one.
+2. A 429 cools (key, model) per quota dimension for Gemini's retryDelay; a daily quota
+   until the next Pacific midnight. Keys declaring the same `project` share the cooldown,
+   because Gemini's quotas belong to the project, not to the key.
+3. 5xx, timeouts and connection errors feed the key's breaker and health; auth failures
+   disable the key until a recovery probe (or an operator) clears it.
+4. Priority tiers first (tier 0 before tier 1), then the upstreams of a tier in turn, then
+   the upstream's policy inside it. Unhealthy keys and half-open trials are used only when
+   no healthy key of the tier is usable.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import random as _random
+from collections import defaultdict
+from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
-from trioproxy.config.model import KeySpec
-from trioproxy.pool.outcome import AuthFailure, Outcome, RateLimited
+from trioproxy.config.model import GatewaySettings, KeySpec
+from trioproxy.pool.blocks import Block, Unavailable, first_block, iter_blocks, unavailable
+from trioproxy.pool.breaker import BreakerPolicy, Event, State
+from trioproxy.pool.outcome import (
+    AuthFailure,
+    ClientFault,
+    Outcome,
+    RateLimited,
+    Success,
+    Transient,
+)
+from trioproxy.pool.quota import Cooldown, dimensions_of, is_daily
 from trioproxy.pool.reset import seconds_until_daily_reset
+from trioproxy.pool.selection import Rank, Selector, make_selector
+from trioproxy.pool.state import KeyState
+
+__all__ = ["KeyPool", "Pick", "Unavailable"]
 
 
 @dataclass(slots=True)
-class Cooldown:
-    until: float
-    per_day: bool
-    quota_ids: tuple[str, ...]
-
-
-@dataclass(slots=True)
-class KeyState:
-    spec: KeySpec
-    disabled: str | None = None
-    cooldowns: dict[str, Cooldown] = field(default_factory=dict)
-
-    @property
-    def name(self) -> str:
-        return self.spec.name
-
-    def cooling(self, model: str, now: float) -> Cooldown | None:
-        cooldown = self.cooldowns.get(model)
-        if cooldown is None:
-            return None
-        if cooldown.until <= now:
-            del self.cooldowns[model]
-            return None
-        return cooldown
-
-
-@dataclass(frozen=True, slots=True)
 class Pick:
+    """One call lent to a key. Report its outcome, then release it (streams release when
+    the relay ends, so `inflight` counts them for their whole life)."""
+
     key: KeyState
+    model: str
+    trial: bool = False  # the half-open breaker's one trial
+    probe: bool = False  # a recovery probe, not a client's call
+    reported: bool = False
+    released: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Unavailable:
-    """No key can take this attempt. `retry_after` is set when every key that could ever
-    serve is cooling (seconds to the earliest recovery)."""
-
-    retry_after: float | None
-    per_day: bool
-    keys: list[dict[str, Any]]
+@dataclass(slots=True)
+class _Tier:
+    groups: list[Selector] = field(default_factory=list)
+    cursor: int = 0
 
 
 class KeyPool:
-    def __init__(self, keys: Iterable[KeySpec], *, default_cooldown: float = 60.0) -> None:
-        self.keys = [KeyState(spec) for spec in keys]
-        self.default_cooldown = default_cooldown
-        self._cursor = 0
-
-    def choose(self, model: str, now: float, tried: Mapping[str, str]) -> Pick | Unavailable:
-        """`tried` maps the names of keys this request already failed on to the reason."""
-        count = len(self.keys)
-        for offset in range(count):
-            key = self.keys[(self._cursor + offset) % count]
-            if key.disabled or key.name in tried or key.cooling(model, now):
-                continue
-            self._cursor = (self._cursor + offset + 1) % count
-            return Pick(key)
-        return self._unavailable(model, now, tried)
-
-    def report(
-        self, key: KeyState, model: str, outcome: Outcome, *, now: float, wall: float
+    def __init__(
+        self,
+        keys: Iterable[KeySpec],
+        *,
+        settings: GatewaySettings | None = None,
+        policies: Mapping[str, str] | None = None,
+        random: Callable[[], float] = _random.random,
     ) -> None:
-        if isinstance(outcome, RateLimited):
-            delay = (
-                outcome.retry_after if outcome.retry_after is not None else self.default_cooldown
-            )
-            if outcome.per_day:
-                delay = max(delay, seconds_until_daily_reset(wall))
-            key.cooldowns[model] = Cooldown(now + delay, outcome.per_day, outcome.quota_ids)
-        elif isinstance(outcome, AuthFailure):
-            key.disabled = f"auth: {outcome.reason}"
-
-    def _unavailable(self, model: str, now: float, tried: Mapping[str, str]) -> Unavailable:
-        cooling = [(key, key.cooling(model, now)) for key in self.keys if not key.disabled]
-        cooldowns = [c for _, c in cooling if c is not None]
-        all_cooling = bool(cooling) and len(cooldowns) == len(cooling)
-        retry_after = min(c.until for c in cooldowns) - now if all_cooling else None
-        per_day = all_cooling and all(c.per_day for c in cooldowns)
-        return Unavailable(
-            retry_after, per_day, [self.describe(k, model, now, tried) for k in self.keys]
+        self.settings = settings or GatewaySettings()
+        policy = BreakerPolicy(
+            self.settings.breaker_threshold,
+            self.settings.breaker_backoff,
+            self.settings.breaker_max_backoff,
         )
+        self.keys = [
+            KeyState(spec, breaker=policy, health_window=self.settings.health_window, random=random)
+            for spec in keys
+        ]
+        self.by_name = {key.name: key for key in self.keys}
+        # Called after a change that may move the next recovery check (the prober listens).
+        self.listeners: list[Callable[[], None]] = []
+        self._projects: dict[str, list[KeyState]] = defaultdict(list)
+        groups: dict[int, dict[str, list[KeyState]]] = defaultdict(lambda: defaultdict(list))
+        for key in self.keys:
+            groups[key.spec.priority][key.spec.upstream].append(key)
+            if key.spec.project:
+                self._projects[key.spec.project].append(key)
+        policies = policies or {}
+        self._tiers = [
+            _Tier(
+                [
+                    make_selector(policies.get(upstream, "round_robin"), members, random)
+                    for upstream, members in groups[priority].items()
+                ]
+            )
+            for priority in sorted(groups)
+        ]
 
-    def describe(
-        self, key: KeyState, model: str, now: float, tried: Mapping[str, str] | None = None
-    ) -> dict[str, Any]:
-        """A diagnostic safe to show clients: the key's name and state. Not even a hash of
-        the secret: an unsalted one would let a caller confirm a guessed key."""
-        entry: dict[str, Any] = {"name": key.name}
-        cooldown = key.cooling(model, now)
-        if key.disabled:
-            entry["state"] = "disabled"
-            entry["reason"] = key.disabled
-        elif cooldown is not None:
-            entry["state"] = "cooling"
-            entry["retry_after"] = round(cooldown.until - now, 3)
-            entry["per_day"] = cooldown.per_day
-        elif tried and key.name in tried:
-            entry["state"] = "failed"
-            entry["reason"] = tried[key.name]
-        else:
-            entry["state"] = "available"
-        return entry
+    # Choosing.
+
+    def choose(
+        self,
+        model: str,
+        now: float,
+        wall: float,
+        *,
+        exclude: Container[str] = (),
+        on_skip: Callable[[str, str], None] | None = None,
+    ) -> Pick | Unavailable:
+        """A key for one call on `model`, or why there is none. `exclude`: names of keys
+        this request already failed on; `on_skip(key, reason)` hears every key passed over."""
+
+        def rank(key: KeyState) -> int | None:
+            block = first_block(key, model, now, wall, exclude)
+            if block is not None:
+                if on_skip is not None:
+                    on_skip(key.name, block.reason)
+                return None
+            if key.breaker.state is State.HALF_OPEN or key.health.unhealthy(now):
+                return 1
+            return 0
+
+        key = self._select(rank)
+        if key is None:
+            return unavailable(
+                self.keys, now, lambda k: list(iter_blocks(k, model, now, wall, exclude))
+            )
+        return self._lend(key, model, now, wall)
+
+    def blocks(self, key: KeyState, model: str, now: float, wall: float) -> list[Block]:
+        """Every reason `key` cannot take a call on `model` now (empty: usable)."""
+        return list(iter_blocks(key, model, now, wall))
+
+    def _select(self, rank: Rank) -> KeyState | None:
+        for tier in self._tiers:
+            count = len(tier.groups)
+            for offset in range(count):
+                index = (tier.cursor + offset) % count
+                key = tier.groups[index].pick(rank)
+                if key is not None:
+                    tier.cursor = index + 1
+                    return key
+        return None
+
+    def _lend(self, key: KeyState, model: str, now: float, wall: float) -> Pick:
+        trial = key.breaker.state is State.HALF_OPEN
+        if trial:
+            key.breaker.fire(Event.TRIAL_START, now)
+        key.inflight += 1
+        budget = key.budget(model)
+        if budget is not None:
+            budget.record_request(now, wall)
+        return Pick(key, model, trial=trial)
+
+    # Probes.
+
+    def claim_probes(self, now: float) -> list[Pick]:
+        """Keys due for a recovery check, each lent as a probe (the breaker's one trial,
+        or an auth re-check). The caller must report and release every pick."""
+        picks = []
+        for key in self.keys:
+            if key.disabled is not None:
+                if key.disabled.startswith("auth") and key.auth_recheck_at <= now:
+                    key.auth_recheck_at = now + self.settings.auth_recheck
+                    picks.append(Pick(key, key.last_model or "", probe=True))
+            elif key.breaker.admits(now) and key.breaker.state is State.HALF_OPEN:
+                key.breaker.fire(Event.TRIAL_START, now)
+                picks.append(Pick(key, key.last_model or "", trial=True, probe=True))
+        for pick in picks:
+            pick.key.inflight += 1
+        return picks
+
+    def next_probe_at(self, now: float) -> float | None:
+        """When the next recovery check falls due (None: nothing to check)."""
+        due: float | None = None
+        for key in self.keys:
+            if key.disabled is not None:
+                at = key.auth_recheck_at if key.disabled.startswith("auth") else None
+            elif key.breaker.state is State.OPEN:
+                at = key.breaker.reopen_at
+            elif key.breaker.state is State.HALF_OPEN and not key.breaker.trial_taken:
+                at = now
+            else:
+                at = None
+            if at is not None and (due is None or at < due):
+                due = at
+        return due
+
+    # Outcomes.
+
+    def report(self, pick: Pick, outcome: Outcome, *, now: float, wall: float) -> None:
+        key, model = pick.key, pick.model
+        pick.reported = True
+        before = (key.breaker.state, key.disabled)
+        trial = pick.trial
+        if isinstance(outcome, Success):
+            key.health.record(True, now)
+            if pick.probe and key.disabled is not None:
+                key.disabled = None
+                key.breaker.reset()
+            key.breaker.fire(Event.SUCCESS, now, trial=trial)
+        elif isinstance(outcome, RateLimited):
+            self._cool(key, model, outcome, now, wall)
+            key.breaker.fire(Event.RESPONDED, now, trial=trial)
+        elif isinstance(outcome, Transient):
+            key.health.record(False, now)
+            key.last_model = model or key.last_model
+            key.breaker.fire(Event.FAILURE, now, trial=trial)
+        elif isinstance(outcome, AuthFailure):
+            key.health.record(False, now)
+            key.disabled = f"auth: {outcome.reason}"
+            key.auth_recheck_at = now + self.settings.auth_recheck
+            key.last_model = model or key.last_model
+        elif isinstance(outcome, ClientFault):
+            if pick.probe and key.disabled is not None:
+                # The probe's model is gone, but the key itself was accepted.
+                key.disabled = None
+                key.breaker.reset()
+            key.breaker.fire(Event.RESPONDED, now, trial=trial)
+        if (key.breaker.state, key.disabled) != before:
+            self._changed()
+
+    def record_tokens(self, pick: Pick, tokens: int, now: float) -> None:
+        budget = pick.key.budget(pick.model)
+        if budget is not None:
+            budget.record_tokens(tokens, now)
+
+    def release(self, pick: Pick, now: float) -> None:
+        """The call is over. A trial that ended without a result frees the trial."""
+        if pick.released:
+            return
+        pick.released = True
+        pick.key.inflight -= 1
+        if pick.trial and not pick.reported:
+            pick.key.breaker.fire(Event.TRIAL_ABANDONED, now)
+            self._changed()
+
+    def _cool(
+        self, key: KeyState, model: str, outcome: RateLimited, now: float, wall: float
+    ) -> None:
+        delay = outcome.retry_after
+        if delay is None:
+            delay = self.settings.default_cooldown
+        sharers = self._projects[key.spec.project] if key.spec.project else [key]
+        dimensions = dimensions_of(outcome.quota_ids)
+        if outcome.per_day and not any(is_daily(d) for d in dimensions):
+            dimensions = ("requests_per_day",)
+        for dimension in dimensions:
+            until = now + delay
+            if is_daily(dimension):
+                until = max(until, now + seconds_until_daily_reset(wall))
+            for sharer in sharers:
+                sharer.cooldowns.add(
+                    model, Cooldown(until, dimension, outcome.quota_ids, source=key.name)
+                )
+
+    def _changed(self) -> None:
+        for listener in self.listeners:
+            listener()

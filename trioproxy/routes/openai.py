@@ -13,10 +13,11 @@ import time
 import uuid
 from typing import Any
 
-from quart import Blueprint, Response, current_app, request
+from quart import Blueprint, Response, current_app, g, request
 
 from trioproxy.chat_stream import open_stream, relay
 from trioproxy.codec import dumps
+from trioproxy.decisions import RequestInfo
 from trioproxy.dispatch import Served
 from trioproxy.errors import InvalidRequest
 from trioproxy.gateway import Gateway
@@ -27,6 +28,8 @@ from trioproxy.providers.gemini.models import gemini_model_to_openai, models_pag
 from trioproxy.providers.gemini.request import chat_to_generate_request
 from trioproxy.providers.gemini.response import generate_response_to_chat
 from trioproxy.providers.gemini.stream import ChatStreamTranslator
+from trioproxy.providers.gemini.usage import Usage
+from trioproxy.request_scope import on_request_end
 from trioproxy.upstream import encode_json
 
 blueprint = Blueprint("openai", __name__)
@@ -49,6 +52,16 @@ async def _json_body() -> dict[str, Any]:
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object.")
     return body
+
+
+def _info() -> RequestInfo:
+    return RequestInfo(g.get("request_id", ""), request.path)
+
+
+def _prompt_tokens(result: dict[str, Any]) -> int:
+    usage = result.get("usage")
+    tokens = usage.get("prompt_tokens") if isinstance(usage, dict) else None
+    return tokens if isinstance(tokens, int) else 0
 
 
 def _served_headers(served: Served[Any]) -> dict[str, str]:
@@ -87,13 +100,23 @@ async def chat_completions() -> Response:
             )
             return await open_stream(dispatcher, key, upstream, translator)
 
-        served = await dispatcher.run(model, open_attempt, deadline=deadline)
+        served = await dispatcher.run(
+            model, open_attempt, deadline=deadline, hold=True, info=_info()
+        )
+        pick = served.pick
+        # The key counts as in flight until the relay ends; also if the client leaves
+        # before the body even starts.
+        on_request_end(lambda: dispatcher.release(pick))
 
         def report(outcome: Outcome) -> None:
-            dispatcher.report(served.key, model, outcome)
+            dispatcher.report(pick, outcome)
+
+        def finished(usage: Usage) -> None:
+            dispatcher.record_tokens(pick, usage.prompt_tokens)
+            dispatcher.release(pick)
 
         response = Response(
-            relay(served.result, deadline, report),
+            relay(served.result, deadline, report, finished),
             status=200,
             content_type="text/event-stream",
             headers={"cache-control": "no-cache", **_served_headers(served)},
@@ -110,7 +133,8 @@ async def chat_completions() -> Response:
             answer, model=model, completion_id=completion_id, created=created
         )
 
-    served_unary = await dispatcher.run(model, unary_attempt, deadline=deadline)
+    served_unary = await dispatcher.run(model, unary_attempt, deadline=deadline, info=_info())
+    dispatcher.record_tokens(served_unary.pick, _prompt_tokens(served_unary.result))
     return _json_response(served_unary.result, _served_headers(served_unary))
 
 
@@ -151,7 +175,8 @@ async def embeddings() -> Response:
             normalize=normalize,
         )
 
-    served = await gateway.dispatcher.run(model, attempt)
+    served = await gateway.dispatcher.run(model, attempt, info=_info())
+    gateway.dispatcher.record_tokens(served.pick, _prompt_tokens(served.result))
     return _json_response(served.result, _served_headers(served))
 
 
@@ -178,7 +203,7 @@ async def list_models() -> Response:
         return models_page_to_openai(models.values())
 
     # Listing models spends no per-model quota, so it is not tied to any model's cooldowns.
-    served = await gateway.dispatcher.run("", attempt)
+    served = await gateway.dispatcher.run("", attempt, info=_info())
     return _json_response(served.result, _served_headers(served))
 
 
@@ -193,7 +218,7 @@ async def get_model(model_id: str) -> Response:
             await gateway.dispatcher.fetch_json(upstream, key.spec.secret)
         )
 
-    served = await gateway.dispatcher.run("", attempt)
+    served = await gateway.dispatcher.run("", attempt, info=_info())
     return _json_response(served.result, _served_headers(served))
 
 

@@ -1,0 +1,138 @@
+"""Why a key cannot take a call now, until when, and what that means for the client.
+
+Each block says whether it is about quota (a cooldown, a spent local budget): quota blocks
+end at a known time, so a request may wait for them and the client gets 429 with a true
+Retry-After. Other blocks (open breaker, disabled, already tried) mean 503.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Container, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from trioproxy.pool.breaker import State
+from trioproxy.pool.state import KeyState
+
+# A 503 body lists at most this many keys: a pool of thousands must not make it huge.
+MAX_LISTED_KEYS = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    reason: str  # disabled | cooling | budget | open | trial_in_flight | tried
+    until: float | None = None
+    quota: bool = False
+    per_day: bool = False
+    detail: str | None = None
+
+
+def iter_blocks(
+    key: KeyState, model: str, now: float, wall: float, exclude: Container[str] = ()
+) -> Iterator[Block]:
+    """The reasons, cheapest checks first, lazily: the hot path only needs the first."""
+    if key.disabled is not None:
+        yield Block("disabled", detail=key.disabled)
+    if key.name in exclude:
+        detail = exclude[key.name] if isinstance(exclude, Mapping) else None
+        yield Block("tried", detail=detail)
+    state = key.breaker.current(now)
+    if state is State.OPEN:
+        yield Block("open", until=key.breaker.reopen_at)
+    elif state is State.HALF_OPEN and key.breaker.trial_taken:
+        yield Block("trial_in_flight")
+    cooldown = key.cooldowns.active(model, now)
+    if cooldown is not None:
+        yield Block(
+            "cooling",
+            cooldown.until,
+            quota=True,
+            per_day=cooldown.per_day,
+            detail=cooldown.dimension,
+        )
+    budget = key.budget(model)
+    spent = budget.spent(now, wall) if budget is not None else None
+    if spent is not None:
+        yield Block("budget", spent.until, quota=True, per_day=spent.per_day, detail=spent.limit)
+
+
+def first_block(
+    key: KeyState, model: str, now: float, wall: float, exclude: Container[str] = ()
+) -> Block | None:
+    return next(iter_blocks(key, model, now, wall, exclude), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Unavailable:
+    """No key can take this call now."""
+
+    # Seconds until the first key becomes usable again, when that time is known.
+    retry_after: float | None
+    # Seconds until the first key held *only* by quota is usable: the request may wait.
+    wait: float | None
+    # Every enabled key is held by quota (answer 429), not failing or open (503).
+    quota: bool
+    # ... and every one of them by a daily quota: nothing before the Pacific reset.
+    per_day: bool
+    all_disabled: bool
+    keys: list[dict[str, Any]]
+
+
+def unavailable(
+    keys: Sequence[KeyState],
+    now: float,
+    blocks: Callable[[KeyState], list[Block]],
+) -> Unavailable:
+    retry_at: float | None = None
+    wait_at: float | None = None
+    enabled = quota = per_day = 0
+    listed: list[dict[str, Any]] = []
+    for key in keys:
+        found = blocks(key)
+        if len(listed) < MAX_LISTED_KEYS:
+            listed.append(describe(key, found, now))
+        if any(block.reason == "disabled" for block in found):
+            continue
+        enabled += 1
+        timed = found and all(block.until is not None for block in found)
+        until = max(block.until or 0.0 for block in found) if timed else None
+        if until is not None:
+            retry_at = until if retry_at is None else min(retry_at, until)
+        if found and all(block.quota for block in found):
+            quota += 1
+            per_day += any(block.per_day for block in found)
+            if until is not None:
+                wait_at = until if wait_at is None else min(wait_at, until)
+    if len(keys) > MAX_LISTED_KEYS:
+        listed.append({"name": f"... and {len(keys) - MAX_LISTED_KEYS} more keys"})
+    all_quota = enabled > 0 and quota == enabled
+    return Unavailable(
+        retry_after=None if retry_at is None else max(0.0, retry_at - now),
+        wait=None if wait_at is None else max(0.0, wait_at - now),
+        quota=all_quota,
+        per_day=all_quota and per_day == enabled,
+        all_disabled=enabled == 0,
+        keys=listed,
+    )
+
+
+_STATES = {"tried": "failed"}
+
+
+def describe(key: KeyState, blocks: list[Block], now: float) -> dict[str, Any]:
+    """A diagnostic safe to show clients: the key's name and state. Not even a hash of
+    the secret: an unsalted one would let a caller confirm a guessed key."""
+    entry: dict[str, Any] = {"name": key.name}
+    if not blocks:
+        entry["state"] = "available"
+        return entry
+    block = blocks[0]
+    entry["state"] = _STATES.get(block.reason, block.reason)
+    if block.detail:
+        entry["reason"] = block.detail
+    until = max((b.until for b in blocks if b.until is not None), default=None)
+    if until is not None:
+        entry["retry_after"] = round(until - now, 3)
+    if block.quota:
+        entry["per_day"] = any(b.per_day for b in blocks)
+    return entry

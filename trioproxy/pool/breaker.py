@@ -1,0 +1,136 @@
+"""The per-key circuit breaker, as an explicit transition table.
+
+                 failure (n-th in a row)                backoff elapsed
+      CLOSED  ---------------------------->  OPEN  ------------------------>  HALF_OPEN
+        ^                                     ^                                 |   |
+        |      trial success / responded      |   trial failure (longer backoff) |   |
+        +-------------------------------------+---------------------------------+   |
+                                              trial start / abandoned: HALF_OPEN ---+
+
+Failures are 5xx, timeouts and connection errors. A 429 is not one: the key answered and
+its quota is handled by cooldowns, so in HALF_OPEN it counts as proof of life. Results of
+calls that started before the breaker opened ("stale") change nothing: only the one trial
+decides in OPEN and HALF_OPEN.
+
+Backoff: `base * 2**(opens - 1)`, capped, then jittered down by up to 20% so keys that
+failed together are not re-tried together. Time is passed in; randomness is injected.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+class State(enum.Enum):
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+
+class Event(enum.Enum):
+    SUCCESS = "success"
+    FAILURE = "failure"
+    # The upstream answered, but not with a success (429, a 4xx about the request).
+    RESPONDED = "responded"
+    BACKOFF_ELAPSED = "backoff_elapsed"
+    TRIAL_START = "trial_start"
+    # The trial ended without a result (the client left, the deadline passed).
+    TRIAL_ABANDONED = "trial_abandoned"
+
+
+JITTER = 0.2
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerPolicy:
+    threshold: int = 3
+    backoff: float = 5.0
+    max_backoff: float = 300.0
+
+
+class Breaker:
+    __slots__ = ("failures", "opens", "policy", "random", "reopen_at", "state", "trial_taken")
+
+    def __init__(self, policy: BreakerPolicy, random: Callable[[], float]) -> None:
+        self.policy = policy
+        self.random = random
+        self.state = State.CLOSED
+        self.failures = 0  # consecutive, while CLOSED
+        self.opens = 0  # consecutive opens without a success in between
+        self.reopen_at = 0.0  # OPEN: when it turns HALF_OPEN
+        self.trial_taken = False
+
+    def current(self, now: float) -> State:
+        if self.state is State.OPEN and now >= self.reopen_at:
+            self.fire(Event.BACKOFF_ELAPSED, now)
+        return self.state
+
+    def admits(self, now: float) -> bool:
+        """Can a call go to this key now (as a normal call or as the trial)?"""
+        state = self.current(now)
+        return state is State.CLOSED or (state is State.HALF_OPEN and not self.trial_taken)
+
+    def fire(self, event: Event, now: float, *, trial: bool = True) -> State:
+        """Apply an event. `trial=False` marks a result from a call that was not the trial:
+        outside CLOSED it is stale and ignored."""
+        if self.state is not State.CLOSED and not trial and event in _RESULTS:
+            return self.state
+        action = TRANSITIONS.get((self.state, event))
+        if action is not None:
+            self.state = action(self, now)
+        return self.state
+
+    def backoff(self) -> float:
+        """The open period after the `opens`-th consecutive opening."""
+        grown = self.policy.backoff * 2.0 ** min(self.opens - 1, 62)
+        return min(self.policy.max_backoff, grown) * (1 - JITTER * self.random())
+
+    def reset(self) -> None:
+        self.state, self.failures, self.opens, self.trial_taken = State.CLOSED, 0, 0, False
+
+    # Actions: each returns the next state.
+
+    def _count_failure(self, now: float) -> State:
+        self.failures += 1
+        return self._open(now) if self.failures >= self.policy.threshold else State.CLOSED
+
+    def _close(self, now: float) -> State:
+        self.reset()
+        return State.CLOSED
+
+    def _open(self, now: float) -> State:
+        self.failures = 0
+        self.opens += 1
+        self.trial_taken = False
+        self.reopen_at = now + self.backoff()
+        return State.OPEN
+
+    def _half_open(self, now: float) -> State:
+        self.trial_taken = False
+        return State.HALF_OPEN
+
+    def _take_trial(self, now: float) -> State:
+        self.trial_taken = True
+        return State.HALF_OPEN
+
+    def _keep(self, now: float) -> State:
+        return self.state
+
+
+_RESULTS = frozenset([Event.SUCCESS, Event.FAILURE, Event.RESPONDED])
+
+TRANSITIONS: dict[tuple[State, Event], Callable[[Breaker, float], State]] = {
+    (State.CLOSED, Event.SUCCESS): Breaker._close,
+    (State.CLOSED, Event.FAILURE): Breaker._count_failure,
+    (State.CLOSED, Event.RESPONDED): Breaker._keep,
+    (State.OPEN, Event.BACKOFF_ELAPSED): Breaker._half_open,
+    (State.HALF_OPEN, Event.TRIAL_START): Breaker._take_trial,
+    (State.HALF_OPEN, Event.TRIAL_ABANDONED): Breaker._half_open,
+    (State.HALF_OPEN, Event.SUCCESS): Breaker._close,
+    (State.HALF_OPEN, Event.RESPONDED): Breaker._close,
+    (State.HALF_OPEN, Event.FAILURE): Breaker._open,
+}
+"""Every legal (state, event) pair. Anything else leaves the state unchanged: e.g. a
+trial start on a CLOSED breaker, or a second backoff expiry."""
