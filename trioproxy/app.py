@@ -2,8 +2,9 @@
 
 Lifespan (quart-trio's app nursery hosts the services):
   before_serving  shared httpx client -> simulated Gemini (offline demo only) -> Gateway
-  after_serving   close the httpx client (in-flight requests have finished or been
-                  cancelled by hypercorn's graceful timeout by then)
+                  -> health prober (needs the gateway's pool and upstreams)
+  after_serving   stop the prober, then close the httpx client (in-flight requests have
+                  finished or been cancelled by hypercorn's graceful timeout by then)
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -23,6 +25,7 @@ from trioproxy.access import authenticate
 from trioproxy.codec import dumps
 from trioproxy.errors import ClientError, ProxyError
 from trioproxy.gateway import Gateway
+from trioproxy.prober import HealthProber
 from trioproxy.routes.health import blueprint as health_blueprint
 from trioproxy.routes.openai import blueprint as openai_blueprint
 from trioproxy.runtime import Runtime, resolve
@@ -39,6 +42,7 @@ _HTTP_ERROR_TYPES = {
 
 class TrioProxyApp(QuartTrio):
     gateway: Gateway
+    prober: HealthProber
     runtime: Runtime
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
@@ -60,6 +64,7 @@ def create_app(
     *,
     runtime: Runtime | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
+    wall: Callable[[], float] = time.time,
 ) -> TrioProxyApp:
     """Build the app. Loads and validates the config now, so a bad file fails at startup
     with a ConfigError rather than on the first request."""
@@ -83,7 +88,10 @@ def create_app(
         base_url = None
         if runtime.simulated:
             base_url = await _start_simulation(app)
-        app.gateway = Gateway(runtime.config, http, base_url_override=base_url)
+        app.gateway = Gateway(runtime.config, http, base_url_override=base_url, wall=wall)
+        # Hosted in the app nursery until the supervisor (lifecycle issue) takes it over.
+        app.prober = HealthProber(app.gateway)
+        await app.nursery.start(app.prober.run)
         logs.event(
             "gateway started",
             keys=len(runtime.config.keys),
@@ -95,6 +103,7 @@ def create_app(
 
     @app.after_serving
     async def stop() -> None:
+        await app.prober.stop()
         await app.gateway.http.aclose()
 
     @app.before_request

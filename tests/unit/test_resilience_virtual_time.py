@@ -1,0 +1,217 @@
+"""The resilience engine end to end in virtual time: the real app (quart-trio test client)
+over the simulated Gemini (in process through httpx.ASGITransport), on
+`MockClock(autojump_threshold=0)`. Minutes and hours of cooldowns, backoffs and probes run
+in milliseconds, and every time below is exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import trio
+import trio.testing
+
+from trioproxy.app import TrioProxyApp, create_app
+from trioproxy.config import build_config
+from trioproxy.fakes.gemini import SimulatedGemini
+from trioproxy.runtime import Runtime
+from trioproxy.settings import Settings
+
+MODEL = "gemini-2.5-flash"
+KEYS = {"a": "AIzaVirtual-key-aaaaaaaa", "b": "AIzaVirtual-key-bbbbbbbb"}
+# 2026-06-01 12:00 UTC = 05:00 PDT: the next Pacific midnight is 19 h later.
+START_WALL = datetime(2026, 6, 1, 12, 0, tzinfo=UTC).timestamp()
+CHAT = {"model": MODEL, "messages": [{"role": "user", "content": "hello"}]}
+
+
+class Harness:
+    def __init__(self, app: TrioProxyApp, sim: SimulatedGemini, client: Any) -> None:
+        self.app = app
+        self.sim = sim
+        self.client = client
+
+    async def chat(self, **extra: Any) -> Any:
+        return await self.client.post(
+            "/v1/chat/completions",
+            json={**CHAT, **extra},
+            scope_base={"client": ("127.0.0.1", 50000)},
+        )
+
+    def calls(self, name: str, rpc: str = "generateContent") -> list[Any]:
+        return self.sim.select(key=KEYS[name], rpc=rpc)
+
+    def key(self, name: str) -> Any:
+        return self.app.gateway.pool.by_name[name]
+
+
+@asynccontextmanager
+async def running(
+    tmp_path: Path, keys: tuple[str, ...] = ("a", "b"), **gateway: Any
+) -> AsyncIterator[Harness]:
+    sim = SimulatedGemini(keys=KEYS.values())
+    document = {
+        "upstreams": [
+            {
+                "name": "gemini",
+                "type": "gemini",
+                "base_url": "http://sim.test",
+                "keys": [{"name": name, "key": KEYS[name]} for name in keys],
+            }
+        ],
+        "gateway": gateway,
+    }
+    config = build_config(document, "virtual.yaml", {})
+    started = trio.current_time()
+    app = create_app(
+        Settings(config_path=tmp_path / "keys.yaml", data_dir=tmp_path),
+        runtime=Runtime(config, simulated=False),
+        transport=httpx.ASGITransport(app=sim),
+        wall=lambda: START_WALL + trio.current_time() - started,
+    )
+    async with app.test_app() as test_app:
+        yield Harness(app, sim, test_app.test_client())
+
+
+async def test_all_keys_cooling_for_1s_holds_the_request_and_serves_it_after_1s(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with running(tmp_path) as h:
+        for name in KEYS.values():
+            h.sim.faults.add("rate_limit_minute", key=name, retry_delay="1s")
+        start = trio.current_time()
+        response = await h.chat()
+        assert response.status_code == 200
+        assert trio.current_time() - start == pytest.approx(1.0)
+        assert response.headers["x-trioproxy-attempts"] == "3"
+        [decision] = h.app.gateway.dispatcher.decisions.recent()
+        assert decision.waited == pytest.approx(1.0)
+        assert [(a.key, a.outcome) for a in decision.attempts] == [
+            ("a", "rate_limited"),
+            ("b", "rate_limited"),
+            ("a", "ok"),
+        ]
+        # Nothing reached a key while it was cooling.
+        assert [r.started_at - start for r in h.calls("a")] == [0.0, pytest.approx(1.0)]
+
+
+async def test_all_keys_cooling_for_10_min_is_an_immediate_429_with_retry_after(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with running(tmp_path) as h:
+        for name in KEYS.values():
+            h.sim.faults.add("rate_limit_minute", key=name, retry_delay="599.2s")
+        start = trio.current_time()
+        response = await h.chat()
+        assert response.status_code == 429
+        assert trio.current_time() == start
+        assert response.headers["retry-after"] == "600"
+        assert "x-should-retry" not in response.headers
+        body = await response.get_json()
+        assert body["error"]["type"] == "rate_limit_exceeded"
+        # A second request goes nowhere near the upstream.
+        again = await h.chat()
+        assert again.status_code == 429
+        assert len(h.sim.requests) == 2
+
+
+async def test_a_recovery_just_past_max_wait_is_not_waited_for(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with running(tmp_path, max_wait=2) as h:
+        for name in KEYS.values():
+            h.sim.faults.add("rate_limit_minute", key=name, retry_delay="2.5s")
+        response = await h.chat()
+        assert response.status_code == 429
+        assert response.headers["retry-after"] == "3"
+
+
+async def test_daily_exhaustion_is_not_retried_before_the_pacific_reset(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with running(tmp_path) as h:
+        h.sim.faults.add("rate_limit_day", key=KEYS["a"], retry_delay="4.5s")
+        start = trio.current_time()
+        for _ in range(19):
+            assert (await h.chat()).headers["x-trioproxy-key"] == "b"
+            await trio.sleep(3599.9)
+            assert (await h.chat()).headers["x-trioproxy-key"] == "b"
+            await trio.sleep(0.1)
+        # 05:00 PDT + 19 h = midnight: the key is back.
+        assert trio.current_time() - start == pytest.approx(19 * 3600)
+        assert len(h.calls("a")) == 1
+        assert {(await h.chat()).headers["x-trioproxy-key"] for _ in range(2)} == {"a", "b"}
+
+
+async def test_a_hung_key_is_cancelled_at_the_attempt_deadline(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with running(tmp_path, first_byte_timeout=2) as h:
+        h.sim.faults.add("hang", key=KEYS["a"])
+        start = trio.current_time()
+        response = await h.chat()
+        assert response.status_code == 200
+        assert response.headers["x-trioproxy-key"] == "b"
+        assert trio.current_time() - start == pytest.approx(2.0)
+        [hung] = h.calls("a")
+        assert hung.cancelled
+        assert hung.cancelled_at - hung.started_at == pytest.approx(2.0)
+
+
+async def test_a_failing_key_is_probed_without_quota_and_back_within_5_minutes_of_healing(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with running(tmp_path) as h:
+        outage = h.sim.faults.add("internal", key=KEYS["a"], times=None)
+        for _ in range(6):
+            assert (await h.chat()).status_code == 200
+        # Three 500s in a row opened a's breaker; the clients never noticed.
+        assert len(h.calls("a")) == 3
+        assert h.key("a").breaker.state.value == "open"
+        first_probe_due = h.key("a").breaker.reopen_at
+
+        # An hour-long outage: traffic flows through b, a gets only probes.
+        for _ in range(60):
+            assert (await h.chat()).headers["x-trioproxy-key"] == "b"
+            await trio.sleep(60)
+        probes = h.calls("a", rpc="models.get")
+        assert probes[0].started_at == first_probe_due  # woke exactly when due
+        gaps = [later.started_at - earlier.started_at for earlier, later in zip(probes, probes[1:])]
+        backoffs = [min(300, 5 * 2**n) for n in range(1, len(gaps) + 1)]  # doubling, capped
+        assert all(0.8 * b <= gap <= b for b, gap in zip(backoffs, gaps, strict=True))
+        assert max(gaps) > 200  # the backoff reached its cap
+        assert len(h.calls("a")) == 3  # no generate call went to a during the outage
+
+        healed_at = trio.current_time()
+        h.sim.faults.remove(outage)
+        with trio.fail_after(300):
+            while h.key("a").breaker.state.value != "closed":
+                await trio.sleep(1)
+        assert trio.current_time() - healed_at <= 300
+        after_heal = [r for r in h.sim.requests if r.key == KEYS["a"] and r.started_at >= healed_at]
+        assert [(r.rpc, r.status) for r in after_heal] == [("models.get", 200)]
+        assert {(await h.chat()).headers["x-trioproxy-key"] for _ in range(2)} == {"a", "b"}
+
+
+async def test_an_invalid_key_is_rechecked_by_probe_not_by_traffic(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with running(tmp_path, auth_recheck=600) as h:
+        h.sim.remove_key(KEYS["a"])
+        for _ in range(3):
+            assert (await h.chat()).headers["x-trioproxy-key"] == "b"
+        assert h.key("a").disabled == "auth: API_KEY_INVALID"
+        disabled_at = h.calls("a")[0].started_at
+        await trio.sleep(599)
+        assert h.calls("a", rpc="models.get") == []
+        h.sim.add_key(KEYS["a"])  # e.g. the operator fixed the key's project
+        await trio.sleep(10)
+        [probe] = h.calls("a", rpc="models.get")
+        assert (probe.started_at - disabled_at, probe.status) == (600, 200)
+        assert h.key("a").disabled is None
+        assert len(h.calls("a")) == 1
