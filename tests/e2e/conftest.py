@@ -30,6 +30,8 @@ KEYS = {
     "key-a": "AIzaSyE2E-secret-key-aaaaaaaaaaaaaaaa",
     "key-b": "AIzaSyE2E-secret-key-bbbbbbbbbbbbbbbb",
     "key-c": "AIzaSyE2E-secret-key-cccccccccccccccc",
+    "key-d": "AIzaSyE2E-secret-key-dddddddddddddddd",
+    "key-e": "AIzaSyE2E-secret-key-eeeeeeeeeeeeeeee",
 }
 CLIENT_KEY = "sk-e2e-client-secret-0123456789"
 ALL_SECRETS = [*KEYS.values(), CLIENT_KEY]

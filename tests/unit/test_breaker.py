@@ -34,6 +34,7 @@ def test_the_table_lists_exactly_the_legal_transitions() -> None:
         (State.HALF_OPEN, Event.TRIAL_START),
         (State.HALF_OPEN, Event.TRIAL_ABANDONED),
         (State.HALF_OPEN, Event.SUCCESS),
+        (State.HALF_OPEN, Event.PROBE_OK),
         (State.HALF_OPEN, Event.RESPONDED),
         (State.HALF_OPEN, Event.FAILURE),
     }
@@ -92,6 +93,23 @@ def test_backoff_doubles_per_failed_trial_up_to_the_cap() -> None:
     b.current(now)
     b.fire(Event.SUCCESS, now)
     assert (b.state, b.opens) == (State.CLOSED, 0)  # the next opening starts small again
+
+
+def test_a_passed_probe_closes_on_probation_keeping_the_backoff() -> None:
+    b = opened()
+    b.current(5.0)
+    b.fire(Event.TRIAL_START, 5.0)
+    assert b.fire(Event.PROBE_OK, 5.0) is State.CLOSED
+    for _ in range(3):  # the model still fails for live calls
+        b.fire(Event.FAILURE, 6.0)
+    assert b.reopen_at - 6.0 == 10.0  # the second opening in a row: doubled
+    b.current(16.0)
+    b.fire(Event.TRIAL_START, 16.0)
+    b.fire(Event.PROBE_OK, 16.0)
+    b.fire(Event.SUCCESS, 17.0)  # a real call succeeded: the backoff memory is gone
+    for _ in range(3):
+        b.fire(Event.FAILURE, 18.0)
+    assert b.reopen_at - 18.0 == 5.0
 
 
 @pytest.mark.parametrize(("draw", "period"), [(0.0, 5.0), (0.5, 4.5), (0.999, 4.001)])

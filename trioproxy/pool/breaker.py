@@ -3,9 +3,13 @@
                  failure (n-th in a row)                backoff elapsed
       CLOSED  ---------------------------->  OPEN  ------------------------>  HALF_OPEN
         ^                                     ^                                 |   |
-        |      trial success / responded      |   trial failure (longer backoff) |   |
+        |  trial success / responded / probe  |   trial failure (longer backoff) |   |
         +-------------------------------------+---------------------------------+   |
                                               trial start / abandoned: HALF_OPEN ---+
+
+A probe that passes closes the breaker "on probation": the backoff it grew is kept until a
+real call succeeds, so a key whose probes pass while its model keeps failing backs off
+further each round.
 
 Failures are 5xx, timeouts and connection errors. A 429 is not one: the key answered and
 its quota is handled by cooldowns, so in HALF_OPEN it counts as proof of life. Results of
@@ -31,6 +35,9 @@ class State(enum.Enum):
 
 class Event(enum.Enum):
     SUCCESS = "success"
+    # A recovery probe was answered: the key is reachable and accepted, which is not yet
+    # proof that it serves (the probe spends no quota, so it never generates).
+    PROBE_OK = "probe_ok"
     FAILURE = "failure"
     # The upstream answered, but not with a success (429, a 4xx about the request).
     RESPONDED = "responded"
@@ -100,6 +107,13 @@ class Breaker:
         self.reset()
         return State.CLOSED
 
+    def _close_on_probation(self, now: float) -> State:
+        # Closed, but `opens` is kept until a real call succeeds: a key whose probe passes
+        # while its model still fails re-opens with a longer backoff each time, instead
+        # of costing `threshold` failed calls every few seconds.
+        self.failures, self.trial_taken = 0, False
+        return State.CLOSED
+
     def _open(self, now: float) -> State:
         self.failures = 0
         self.opens += 1
@@ -119,7 +133,7 @@ class Breaker:
         return self.state
 
 
-_RESULTS = frozenset([Event.SUCCESS, Event.FAILURE, Event.RESPONDED])
+_RESULTS = frozenset([Event.SUCCESS, Event.PROBE_OK, Event.FAILURE, Event.RESPONDED])
 
 TRANSITIONS: dict[tuple[State, Event], Callable[[Breaker, float], State]] = {
     (State.CLOSED, Event.SUCCESS): Breaker._close,
@@ -129,6 +143,7 @@ TRANSITIONS: dict[tuple[State, Event], Callable[[Breaker, float], State]] = {
     (State.HALF_OPEN, Event.TRIAL_START): Breaker._take_trial,
     (State.HALF_OPEN, Event.TRIAL_ABANDONED): Breaker._half_open,
     (State.HALF_OPEN, Event.SUCCESS): Breaker._close,
+    (State.HALF_OPEN, Event.PROBE_OK): Breaker._close_on_probation,
     (State.HALF_OPEN, Event.RESPONDED): Breaker._close,
     (State.HALF_OPEN, Event.FAILURE): Breaker._open,
 }

@@ -200,14 +200,14 @@ class KeyPool:
         before = (key.breaker.state, key.disabled)
         trial = pick.trial
         if isinstance(outcome, Success):
-            key.health.record(True, now)
-            if pick.probe and key.disabled is not None:
-                key.disabled = None
-                key.breaker.reset()
-            key.breaker.fire(Event.SUCCESS, now, trial=trial)
+            if pick.probe:
+                self._probe_passed(key, now)
+            else:
+                key.health.record(True, now)
+                key.breaker.fire(Event.SUCCESS, now, trial=trial)
         elif isinstance(outcome, RateLimited):
             self._cool(key, model, outcome, now, wall)
-            key.breaker.fire(Event.RESPONDED, now, trial=trial)
+            key.breaker.fire(Event.PROBE_OK if pick.probe else Event.RESPONDED, now, trial=trial)
         elif isinstance(outcome, Transient):
             key.health.record(False, now)
             key.last_model = model or key.last_model
@@ -218,13 +218,21 @@ class KeyPool:
             key.auth_recheck_at = now + self.settings.auth_recheck
             key.last_model = model or key.last_model
         elif isinstance(outcome, ClientFault):
-            if pick.probe and key.disabled is not None:
+            if pick.probe:
                 # The probe's model is gone, but the key itself was accepted.
-                key.disabled = None
-                key.breaker.reset()
-            key.breaker.fire(Event.RESPONDED, now, trial=trial)
+                self._probe_passed(key, now)
+            else:
+                key.breaker.fire(Event.RESPONDED, now, trial=trial)
         if (key.breaker.state, key.disabled) != before:
             self._changed()
+
+    def _probe_passed(self, key: KeyState, now: float) -> None:
+        if key.disabled is not None:
+            # An auth re-check passed: the key starts over.
+            key.disabled = None
+            key.breaker.reset()
+        else:
+            key.breaker.fire(Event.PROBE_OK, now)
 
     def record_tokens(self, pick: Pick, tokens: int, now: float) -> None:
         budget = pick.key.budget(pick.model)
