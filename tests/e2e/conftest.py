@@ -104,6 +104,8 @@ async def start_proxy(
         clients: bool = False,
         gateway: dict[str, Any] | None = None,
         aliases: dict[str, str] | None = None,
+        key_fields: dict[str, dict[str, Any]] | None = None,
+        upstream_fields: dict[str, Any] | None = None,
     ) -> Proxy:
         document: dict[str, Any] = {
             "upstreams": [
@@ -111,7 +113,11 @@ async def start_proxy(
                     "name": "gemini",
                     "type": "gemini",
                     "base_url": sim.url,  # type: ignore[attr-defined]
-                    "keys": [{"name": name, "key": KEYS[name]} for name in keys],
+                    "keys": [
+                        {"name": name, "key": KEYS[name], **(key_fields or {}).get(name, {})}
+                        for name in keys
+                    ],
+                    **(upstream_fields or {}),
                 }
             ],
         }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import openai
 import pytest
+import trio
 
 from tests.e2e.conftest import KEYS, Proxy, StartProxy, assert_no_secret
 
@@ -119,4 +120,40 @@ async def test_mid_stream_failure_before_any_output_is_retried(proxy: Proxy) -> 
     text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
     assert text == "Echo: hello"
     assert proxy.calls("key-b") == 1
+    await client.close()
+
+
+async def test_a_project_quota_429_cools_every_key_of_the_project(
+    start_proxy: StartProxy,
+) -> None:
+    proxy = await start_proxy(
+        ("key-a", "key-b", "key-c"),
+        key_fields={"key-a": {"project": "shared"}, "key-b": {"project": "shared"}},
+    )
+    # Gemini counts quota per project: one request a minute for a and b together (and
+    # one for c, a project of its own).
+    proxy.sim.quota.rpm = 1
+    proxy.sim.quota.projects = {KEYS["key-a"]: "shared", KEYS["key-b"]: "shared"}
+    client = proxy.client()
+    assert await chat(client) == "key-a"
+    assert await chat(client) == "key-c"  # after b's 429
+    # b's 429 (the project's quota) cooled a as well: the next request tries only c.
+    with pytest.raises(openai.RateLimitError):
+        await chat(client)
+    assert (proxy.calls("key-a"), proxy.calls("key-b"), proxy.calls("key-c")) == (1, 1, 2)
+    await client.close()
+
+
+async def test_a_cooling_key_thaws_with_one_call_not_a_burst(start_proxy: StartProxy) -> None:
+    proxy = await start_proxy(("key-a", "key-b"))
+    proxy.sim.faults.add("rate_limit_minute", key=KEYS["key-a"], retry_delay="0.2s")
+    proxy.sim.knobs.latency = 0.1  # calls overlap
+    client = proxy.client()
+    assert await chat(client) == "key-b"
+    await trio.sleep(0.2)
+    async with trio.open_nursery() as nursery:
+        for _ in range(10):
+            nursery.start_soon(chat, client)
+    # One call tested the thawed key; the other nine did not pile onto it meanwhile.
+    assert proxy.calls("key-a") == 2
     await client.close()

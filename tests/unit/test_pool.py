@@ -378,3 +378,37 @@ def test_tpm_budget_counts_reported_tokens() -> None:
     pool.record_tokens(second, 500, 10.0)
     assert refuse(pool, now=20.0).retry_after == pytest.approx(40.0)
     assert pick(pool, now=60.0) == "a"
+
+
+def test_a_cooldowns_end_lets_one_call_through_before_the_rest() -> None:
+    pool = make_pool("a", "b")
+    fail(pool, "a", RateLimited(10, quota_ids=MINUTE_IDS))
+    fail(pool, "b", RateLimited(20, quota_ids=MINUTE_IDS))
+    thaw = lend(pool, now=10.0)
+    assert (thaw.key.name, thaw.thaw) == ("a", True)
+    # Until the thaw call answers, a is held (an estimate: look again in a second).
+    choice = refuse(pool, now=10.0)
+    assert choice.keys[0] == {
+        "name": "a",
+        "state": "thawing",
+        "retry_after": 1.0,
+        "per_day": False,
+    }
+    assert choice.quota
+    assert choice.wait == pytest.approx(1.0)
+    pool.report(thaw, Success(), now=10.5, wall=NOON_UTC)
+    pool.release(thaw, 10.5)
+    assert [peek(pool, now=10.5) for _ in range(3)] == ["a", "a", "a"]
+
+
+def test_an_abandoned_thaw_call_hands_the_thaw_to_the_next_call() -> None:
+    pool = make_pool("a")
+    fail(pool, "a", RateLimited(10))
+    thaw = lend(pool, now=10.0)
+    pool.release(thaw, 10.0)  # the client left
+    again = lend(pool, now=10.0)
+    assert again.thaw
+    pool.report(again, RateLimited(5), now=11.0, wall=NOON_UTC)  # still over quota
+    pool.release(again, 11.0)
+    assert refuse(pool, now=12.0).keys[0]["state"] == "cooling"
+    assert lend(pool, now=16.0).thaw

@@ -16,11 +16,13 @@ from trioproxy.pool.state import KeyState
 
 # A 503 body lists at most this many keys: a pool of thousands must not make it huge.
 MAX_LISTED_KEYS = 20
+# Seconds after which a request waiting on a thawing key looks again.
+THAW_RECHECK = 1.0
 
 
 @dataclass(frozen=True, slots=True)
 class Block:
-    reason: str  # disabled | cooling | budget | open | trial_in_flight | tried
+    reason: str  # disabled | tried | open | trial_in_flight | thawing | cooling | budget
     until: float | None = None
     quota: bool = False
     per_day: bool = False
@@ -42,6 +44,9 @@ def iter_blocks(
     elif state is State.HALF_OPEN and key.breaker.trial_taken:
         yield Block("trial_in_flight")
     cooldown = key.cooldowns.active(model, now)
+    if cooldown is None and key.cooldowns.thaw_in_flight(model):
+        # Its answer comes soon; "until" is an estimate, so a waiting request looks again.
+        yield Block("thawing", now + THAW_RECHECK, quota=True)
     if cooldown is not None:
         yield Block(
             "cooling",

@@ -53,6 +53,7 @@ class Pick:
     model: str
     trial: bool = False  # the half-open breaker's one trial
     probe: bool = False  # a recovery probe, not a client's call
+    thaw: bool = False  # the first call on (key, model) after its cooldown ended
     reported: bool = False
     released: bool = False
 
@@ -156,7 +157,7 @@ class KeyPool:
         budget = key.budget(model)
         if budget is not None:
             budget.record_request(now, wall)
-        return Pick(key, model, trial=trial)
+        return Pick(key, model, trial=trial, thaw=key.cooldowns.start_thaw(model))
 
     # Probes.
 
@@ -196,6 +197,8 @@ class KeyPool:
 
     def report(self, pick: Pick, outcome: Outcome, *, now: float, wall: float) -> None:
         key, model = pick.key, pick.model
+        if pick.thaw and not pick.reported:
+            key.cooldowns.end_thaw(model, answered=True)
         pick.reported = True
         before = (key.breaker.state, key.disabled)
         trial = pick.trial
@@ -245,6 +248,8 @@ class KeyPool:
             return
         pick.released = True
         pick.key.inflight -= 1
+        if pick.thaw and not pick.reported:
+            pick.key.cooldowns.end_thaw(pick.model, answered=False)
         if pick.trial and not pick.reported:
             pick.key.breaker.fire(Event.TRIAL_ABANDONED, now)
             self._changed()

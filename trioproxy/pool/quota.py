@@ -57,12 +57,20 @@ class Cooldown:
 
 
 class Cooldowns:
-    """The running cooldowns of one key: model -> dimension -> Cooldown."""
+    """The running cooldowns of one key: model -> dimension -> Cooldown.
 
-    __slots__ = ("_by_model",)
+    When a model's last cooldown ends, the key *thaws* for it: one call goes through, and
+    the others wait for its answer (or go to other keys), so a cooldown's end does not
+    release a burst that earns a fresh 429 for everyone. The thaw ends with that call's
+    answer, whatever it is (a new 429 starts a new cooldown).
+    """
+
+    __slots__ = ("_by_model", "_thawing")
 
     def __init__(self) -> None:
         self._by_model: dict[str, dict[str, Cooldown]] = {}
+        # model -> whether its one thaw call is out.
+        self._thawing: dict[str, bool] = {}
 
     def add(self, model: str, cooldown: Cooldown) -> None:
         """Start a cooldown, or extend a running one; never shorten it."""
@@ -84,7 +92,26 @@ class Cooldowns:
                 latest = cooldown
         if not running:
             del self._by_model[model]
+            self._thawing[model] = False
         return latest
+
+    def thaw_in_flight(self, model: str) -> bool:
+        return self._thawing.get(model, False)
+
+    def start_thaw(self, model: str) -> bool:
+        """Called when a call is lent: True if it is the model's thaw call."""
+        if self._thawing.get(model) is False:
+            self._thawing[model] = True
+            return True
+        return False
+
+    def end_thaw(self, model: str, *, answered: bool) -> None:
+        """The thaw call ended: answered, the key is thawed; abandoned, the next call
+        becomes the thaw call."""
+        if answered:
+            self._thawing.pop(model, None)
+        elif model in self._thawing:
+            self._thawing[model] = False
 
     def snapshot(self, now: float) -> dict[str, list[Cooldown]]:
         """Every running cooldown, by model (for diagnostics and persistence)."""
@@ -94,3 +121,4 @@ class Cooldowns:
 
     def clear(self) -> None:
         self._by_model.clear()
+        self._thawing.clear()
