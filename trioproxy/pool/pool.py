@@ -93,15 +93,15 @@ class KeyPool:
             if key.spec.project:
                 self._projects[key.spec.project].append(key)
         policies = policies or {}
-        self._tiers = [
-            _Tier(
-                [
-                    make_selector(policies.get(upstream, "round_robin"), members, random)
-                    for upstream, members in groups[priority].items()
-                ]
-            )
-            for priority in sorted(groups)
-        ]
+        self._tiers: list[_Tier] = []
+        self._selector_of: dict[str, Selector] = {}
+        for priority in sorted(groups):
+            tier = _Tier()
+            for upstream, members in groups[priority].items():
+                selector = make_selector(policies.get(upstream, "round_robin"), members, random)
+                tier.groups.append(selector)
+                self._selector_of.update((key.name, selector) for key in members)
+            self._tiers.append(tier)
 
     # Choosing.
 
@@ -153,7 +153,7 @@ class KeyPool:
         trial = key.breaker.state is State.HALF_OPEN
         if trial:
             key.breaker.fire(Event.TRIAL_START, now)
-        key.inflight += 1
+        self._load(key, +1)
         budget = key.budget(model)
         if budget is not None:
             budget.record_request(now, wall)
@@ -174,7 +174,7 @@ class KeyPool:
                 key.breaker.fire(Event.TRIAL_START, now)
                 picks.append(Pick(key, key.last_model or "", trial=True, probe=True))
         for pick in picks:
-            pick.key.inflight += 1
+            self._load(pick.key, +1)
         return picks
 
     def next_probe_at(self, now: float) -> float | None:
@@ -247,7 +247,7 @@ class KeyPool:
         if pick.released:
             return
         pick.released = True
-        pick.key.inflight -= 1
+        self._load(pick.key, -1)
         if pick.thaw and not pick.reported:
             pick.key.cooldowns.end_thaw(pick.model, answered=False)
         if pick.trial and not pick.reported:
@@ -272,6 +272,11 @@ class KeyPool:
                 sharer.cooldowns.add(
                     model, Cooldown(until, dimension, outcome.quota_ids, source=key.name)
                 )
+
+    def _load(self, key: KeyState, delta: int) -> None:
+        before = key.inflight
+        key.inflight += delta
+        self._selector_of[key.name].load_changed(key, before)
 
     def _changed(self) -> None:
         for listener in self.listeners:

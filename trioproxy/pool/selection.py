@@ -25,6 +25,9 @@ _DRAWS = 8
 class Selector(Protocol):
     def pick(self, rank: Rank) -> KeyState | None: ...
 
+    def load_changed(self, key: KeyState, before: int) -> None:
+        """`key.inflight` changed from `before` (only least_inflight cares)."""
+
 
 class RoundRobin:
     """Each key in turn. O(1) per pick while keys are usable; unusable ones are skipped."""
@@ -32,6 +35,9 @@ class RoundRobin:
     def __init__(self, keys: Sequence[KeyState]) -> None:
         self.keys = list(keys)
         self._cursor = 0
+
+    def load_changed(self, key: KeyState, before: int) -> None:
+        pass
 
     def pick(self, rank: Rank) -> KeyState | None:
         count = len(self.keys)
@@ -60,6 +66,9 @@ class Weighted:
         self.random = random
         self._cumulative = list(itertools.accumulate(key.spec.weight for key in self.keys))
 
+    def load_changed(self, key: KeyState, before: int) -> None:
+        pass
+
     def pick(self, rank: Rank) -> KeyState | None:
         total = self._cumulative[-1]
         for _ in range(_DRAWS):
@@ -80,29 +89,41 @@ class Weighted:
 
 
 class LeastInflight:
-    """The key with the fewest calls in flight (streams count until they end); ties go
-    round robin. O(n) per pick: it has to look at every key's load."""
+    """The key with the fewest calls in flight (streams count until they end).
+
+    Keys sit in buckets by their in-flight count, so a pick looks at the least loaded
+    keys first and stops at the first usable one: O(1) while the least loaded keys are
+    usable, whatever the pool size. A key that gets a call moves to the back of the next
+    bucket, so equally loaded keys take turns.
+    """
 
     def __init__(self, keys: Sequence[KeyState]) -> None:
         self.keys = list(keys)
-        self._cursor = 0
+        # bucket i: the keys with i calls in flight, in turn order (dicts keep order).
+        self._buckets: list[dict[KeyState, None]] = [{}]
+        for key in self.keys:
+            self._place(key)
+
+    def load_changed(self, key: KeyState, before: int) -> None:
+        if before < len(self._buckets):
+            self._buckets[before].pop(key, None)
+        self._place(key)
+
+    def _place(self, key: KeyState) -> None:
+        while len(self._buckets) <= key.inflight:
+            self._buckets.append({})
+        self._buckets[key.inflight][key] = None
 
     def pick(self, rank: Rank) -> KeyState | None:
-        count = len(self.keys)
-        best: tuple[int, int, int] | None = None
-        for offset in range(count):
-            index = (self._cursor + offset) % count
-            key = self.keys[index]
-            grade = rank(key)
-            if grade is None:
-                continue
-            candidate = (grade, key.inflight, index)
-            if best is None or candidate[:2] < best[:2]:
-                best = candidate
-        if best is None:
-            return None
-        self._cursor = best[2] + 1
-        return self.keys[best[2]]
+        fallback: KeyState | None = None
+        for bucket in self._buckets:
+            for key in bucket:
+                grade = rank(key)
+                if grade == 0:
+                    return key
+                if grade == 1 and fallback is None:
+                    fallback = key
+        return fallback
 
 
 def make_selector(policy: str, keys: Sequence[KeyState], random: Callable[[], float]) -> Selector:
