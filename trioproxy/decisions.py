@@ -45,14 +45,20 @@ class Decision:
     skipped_total: int = 0
     waited: float = 0.0
     result: str = "pending"
+    _seen: set[tuple[str, str]] = field(default_factory=set, repr=False)
 
     def skip(self, key: str, reason: str) -> None:
+        # Each (key, reason) once, however many times the request looked (waits, retries).
+        if (key, reason) in self._seen:
+            return
+        self._seen.add((key, reason))
         self.skipped_total += 1
         if len(self.skipped) < MAX_SKIPS:
             self.skipped.append((key, reason))
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
+        del data["_seen"]
         data["skipped"] = [{"key": key, "reason": reason} for key, reason in self.skipped]
         return data
 

@@ -117,16 +117,21 @@ class Dispatcher:
         info = info or RequestInfo()
         decision = Decision(info.request_id, info.route, model, self.wall())
         self.decisions.add(decision)
-        with trio.move_on_at(deadline or self.deadline()):
-            served = await self._attempts(model, attempt, decision)
-            if not hold:
-                self.release(served.pick)
-            decision.result = "served"
-            return served
-        decision.result = "timeout"
-        raise GatewayTimeout(
-            f"the request did not complete within {self.settings.request_timeout:g}s"
-        )
+        try:
+            with trio.move_on_at(deadline or self.deadline()):
+                served = await self._attempts(model, attempt, decision)
+                if not hold:
+                    self.release(served.pick)
+                decision.result = "served"
+                return served
+            decision.result = "timeout"
+            raise GatewayTimeout(
+                f"the request did not complete within {self.settings.request_timeout:g}s"
+            )
+        except ProxyError as error:
+            # Decision transparency on errors too.
+            error.headers.setdefault("x-trioproxy-attempts", str(len(decision.attempts)))
+            raise
 
     async def _attempts(
         self, model: str, attempt: Callable[[KeyState], Awaitable[T]], decision: Decision
@@ -169,16 +174,22 @@ class Dispatcher:
             last = failure
         assert last is not None  # the loop ran at least once: max_attempts >= 1
         decision.result = "failed"
+        if isinstance(last.outcome, RateLimited):
+            # Out of attempts on 429s: answer with the pool's own view (a true
+            # Retry-After, and x-should-retry: false when the day is over), not with the
+            # last key's bare 429.
+            raise self._out_of_attempts(model, tried, last)
         raise last.error
 
     async def _wait(self, choice: Unavailable, decision: Decision) -> bool:
-        """Hold the request while every usable key is cooling, if one recovers soon."""
+        """Hold the request while every usable key is cooling, if one recovers soon:
+        within what is left of `max_wait` and of the request's deadline (waiting into the
+        deadline would turn an honest 429 into a 504)."""
         if choice.wait is None:
             return False
-        allowed = self.settings.max_wait - decision.waited
-        if choice.wait > allowed:
+        left = trio.current_effective_deadline() - trio.current_time()
+        if choice.wait > min(self.settings.max_wait - decision.waited, left):
             return False
-        # The request deadline (the enclosing cancel scope) still bounds the wait.
         await trio.sleep(choice.wait)
         decision.waited += choice.wait
         return True
@@ -218,6 +229,17 @@ class Dispatcher:
 
     def record_tokens(self, pick: Pick, tokens: int) -> None:
         self.pool.record_tokens(pick, tokens, trio.current_time())
+
+    def _out_of_attempts(self, model: str, tried: dict[str, str], last: Failure) -> ProxyError:
+        choice = self.pool.assess(model, trio.current_time(), self.wall(), exclude=tried)
+        if choice.quota and choice.retry_after is not None:
+            return self._exhausted(model, choice, last)
+        # Some keys were not tried (max_attempts ran out first): one may serve at once.
+        return AllCooling(
+            f"Every key tried for model {model} was rate limited ({last.error.message}); "
+            "other keys may serve a retry.",
+            retry_after=1,
+        )
 
     def _exhausted(self, model: str, choice: Unavailable, last: Failure | None) -> ProxyError:
         if choice.quota and choice.retry_after is not None:

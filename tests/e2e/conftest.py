@@ -85,6 +85,14 @@ class Proxy:
     def key_of(self, name: str) -> str:
         return KEYS[name]
 
+    async def settled(self) -> None:
+        """Wait until no key has a call in flight (every lent key was given back)."""
+        keys = self.app.gateway.pool.keys
+        with trio.fail_after(10):
+            # Bounded polling: the pool raises no event when a call is released.
+            while any(key.inflight for key in keys):  # noqa: ASYNC110
+                await trio.sleep(0.01)
+
     def calls(self, name: str, rpc: str | None = None) -> int:
         if rpc is None:
             return self.sim.count(key=KEYS[name])

@@ -28,6 +28,7 @@ async def test_disconnect_mid_stream_cancels_the_upstream_call(proxy: Proxy) -> 
             record = await proxy.sim.wait_for(lambda r: r.cancelled)
     assert record.rpc == "streamGenerateContent"
     assert not record.completed
+    await proxy.settled()  # the stream's key is no longer counted as busy
 
 
 async def test_disconnect_mid_request_cancels_the_upstream_call(proxy: Proxy) -> None:
@@ -47,6 +48,7 @@ async def test_disconnect_mid_request_cancels_the_upstream_call(proxy: Proxy) ->
         record = await proxy.sim.wait_for(lambda r: r.cancelled)
     assert record.rpc == "generateContent"
     assert not record.completed
+    await proxy.settled()
 
 
 async def test_client_keys_are_required_when_configured(start_proxy: StartProxy) -> None:

@@ -88,6 +88,12 @@ async def test_a_thousand_requests_over_a_pool_where_most_keys_misbehave(
         )
         assert seen == len(by_key[name]), name
 
+    # ... and each call the upstream saw on the per-minute key was sent by an attempt that
+    # started no later than the call arrived (the k-th arrival follows the k-th start).
+    arrivals = sorted(r.started_at for r in proxy.sim.select(key=minute) if r.rpc != "models.get")
+    starts = sorted(a.started for a in by_key["key-a"])
+    assert all(s <= r for s, r in zip(starts, arrivals, strict=True))
+
     # 3. No call went to the per-minute key inside one of its cooldowns.
     cooldowns = [a.ended for a in by_key["key-a"] if a.outcome == "rate_limited"]
     assert cooldowns
@@ -114,9 +120,17 @@ async def test_a_thousand_requests_over_a_pool_where_most_keys_misbehave(
     # 5. The hung key's calls were cancelled at the attempt deadline, never earlier.
     assert by_key["key-d"]
     assert all(a.ended is not None and a.ended - a.started >= 3.0 for a in by_key["key-d"])
-    hung_calls = proxy.sim.select(key=hung)
-    assert hung_calls
-    assert all(r.cancelled for r in hung_calls if r.done)
+    hung_calls = proxy.sim.select(key=hung, rpc="generateContent") + proxy.sim.select(
+        key=hung, rpc="streamGenerateContent"
+    )
+    assert len(hung_calls) == len(by_key["key-d"])
+    assert all(r.cancelled and r.done for r in hung_calls)
+
+    # 7. Every lent key was given back, streams included (a probe may still be out on
+    # the hung key).
+    pool = proxy.app.gateway.pool
+    assert [k.inflight for k in pool.keys if k.name != "key-d"] == [0, 0, 0, 0]
+    assert pool.by_name["key-d"].inflight <= 1
 
     # 6. The failing key's breaker stopped most traffic to it, although its probes pass
     # (the breaker backs off further each round until a real call succeeds).

@@ -37,6 +37,11 @@ def test_the_table_lists_exactly_the_legal_transitions() -> None:
         (State.HALF_OPEN, Event.PROBE_OK),
         (State.HALF_OPEN, Event.RESPONDED),
         (State.HALF_OPEN, Event.FAILURE),
+        (State.PROBATION, Event.TRIAL_START),
+        (State.PROBATION, Event.TRIAL_ABANDONED),
+        (State.PROBATION, Event.SUCCESS),
+        (State.PROBATION, Event.RESPONDED),
+        (State.PROBATION, Event.FAILURE),
     }
 
 
@@ -95,21 +100,35 @@ def test_backoff_doubles_per_failed_trial_up_to_the_cap() -> None:
     assert (b.state, b.opens) == (State.CLOSED, 0)  # the next opening starts small again
 
 
-def test_a_passed_probe_closes_on_probation_keeping_the_backoff() -> None:
+def test_a_passed_probe_leads_to_probation_one_live_call_at_a_time() -> None:
     b = opened()
     b.current(5.0)
     b.fire(Event.TRIAL_START, 5.0)
-    assert b.fire(Event.PROBE_OK, 5.0) is State.CLOSED
-    for _ in range(3):  # the model still fails for live calls
-        b.fire(Event.FAILURE, 6.0)
-    assert b.reopen_at - 6.0 == 10.0  # the second opening in a row: doubled
+    assert b.fire(Event.PROBE_OK, 5.0) is State.PROBATION
+    assert b.admits(5.0)
+    b.fire(Event.TRIAL_START, 5.5)  # the live trial
+    assert not b.admits(5.5)
+    # The model still fails: open again at once, for twice as long.
+    assert b.fire(Event.FAILURE, 6.0) is State.OPEN
+    assert b.reopen_at - 6.0 == 10.0
     b.current(16.0)
     b.fire(Event.TRIAL_START, 16.0)
     b.fire(Event.PROBE_OK, 16.0)
-    b.fire(Event.SUCCESS, 17.0)  # a real call succeeded: the backoff memory is gone
+    b.fire(Event.TRIAL_START, 17.0)
+    assert b.fire(Event.SUCCESS, 17.0) is State.CLOSED  # a real call succeeded
     for _ in range(3):
         b.fire(Event.FAILURE, 18.0)
-    assert b.reopen_at - 18.0 == 5.0
+    assert b.reopen_at - 18.0 == 5.0  # the backoff memory is gone
+
+
+def test_an_abandoned_live_trial_in_probation_frees_it() -> None:
+    b = opened()
+    b.current(5.0)
+    b.fire(Event.TRIAL_START, 5.0)
+    b.fire(Event.PROBE_OK, 5.0)
+    b.fire(Event.TRIAL_START, 6.0)
+    assert b.fire(Event.TRIAL_ABANDONED, 6.0) is State.PROBATION
+    assert b.admits(6.0)
 
 
 @pytest.mark.parametrize(("draw", "period"), [(0.0, 5.0), (0.5, 4.5), (0.999, 4.001)])

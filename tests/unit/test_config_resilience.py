@@ -14,7 +14,8 @@ import yaml
 
 from trioproxy.config import ConfigError, build_config
 from trioproxy.config.model import LimitSpec
-from trioproxy.pool import KeyPool, Pick, RateLimited, Transient
+from trioproxy.pool import KeyPool, Pick, RateLimited, Transient, Unavailable
+from trioproxy.pool.reset import seconds_until_daily_reset
 
 DOCS = Path(__file__).parents[2] / "docs" / "resilience.md"
 
@@ -155,17 +156,19 @@ def test_the_documented_worked_example_behaves_as_described() -> None:
         pool.release(pick, now)
         return pick.key.name
 
-    # 1. free-1 : free-2 : paid = 1 : 1 : 4, emergency idle. (40 calls a minute: the free
-    # keys stay under their budgets of 10 a minute and 250 a day.)
-    counts = Counter(serve(i * 1.5) for i in range(1000))
+    # 1. free-1 : free-2 : paid = 1 : 1 : 4, emergency idle. (20 calls a minute for 30
+    # minutes: the project stays under its budgets of 10 a minute and 250 a day.)
+    counts = Counter(serve(i * 3.0) for i in range(600))
     assert set(counts) == {"free-1", "free-2", "paid"}
-    assert counts["paid"] / 1000 == pytest.approx(4 / 6, abs=0.03)
-    # 2. A burst: each free key takes 10 calls in the minute, then only paid serves.
+    assert counts["paid"] / 600 == pytest.approx(4 / 6, abs=0.05)
+    # 2. A burst: the project's two keys take 10 calls in the minute between them, then
+    # only paid serves.
     burst = Counter(serve(2000.0) for _ in range(100))
-    assert (burst["free-1"], burst["free-2"], burst["paid"]) == (10, 10, 80)
+    assert (burst["free-1"] + burst["free-2"], burst["paid"]) == (10, 90)
     # 3. A project-level 429 on free-2 cools free-1 too.
     free_2 = Pick(pool.by_name["free-2"], model)
-    pool.report(free_2, RateLimited(26.4), now=3000.0, wall=wall)
+    minute = ("GenerateRequestsPerMinutePerProjectPerModel-FreeTier",)
+    pool.report(free_2, RateLimited(26.4, quota_ids=minute), now=3000.0, wall=wall)
     assert {serve(3000.0) for _ in range(20)} == {"paid"}
     assert serve(3000.0, model="gemini-2.5-pro") in {"free-1", "free-2", "paid"}
     # 5. paid's breaker opens: tier 1 takes over.
@@ -173,3 +176,44 @@ def test_the_documented_worked_example_behaves_as_described() -> None:
         pool.report(Pick(pool.by_name["paid"], model), Transient("HTTP 503"), now=3001, wall=wall)
     assert serve(3001.0) == "emergency"
     assert 3005.0 <= (pool.next_probe_at(3001.0) or 0) <= 3006.0
+    # 4. A daily 429 cools the project until midnight Pacific, whatever retryDelay says.
+    day = ("GenerateRequestsPerDayPerProjectPerModel-FreeTier",)
+    pool.report(free_2, RateLimited(4.5, per_day=True, quota_ids=day), now=3030.0, wall=wall)
+    [cooling] = pool.by_name["free-1"].cooldowns.snapshot(3030.0)[model]
+    assert cooling.per_day
+    assert cooling.until - 3030.0 == seconds_until_daily_reset(wall)
+    # 7. Every key out of daily quota: 429 until midnight, and no SDK retries.
+    for name in ("paid", "emergency"):
+        pool.report(
+            Pick(pool.by_name[name], model),
+            RateLimited(4.5, per_day=True, quota_ids=day),
+            now=3030.0,
+            wall=wall,
+        )
+    refused = pool.choose(model, 3030.0, wall)
+    assert isinstance(refused, Unavailable)
+    assert refused.quota
+    assert refused.per_day
+    assert refused.retry_after == pytest.approx(seconds_until_daily_reset(wall))
+
+
+def test_keys_of_one_project_must_declare_the_same_limits() -> None:
+    document = {
+        "upstreams": [
+            {
+                "name": "g",
+                "type": "gemini",
+                "keys": [
+                    {"name": "a", "key": "s-a", "project": "p", "limits": {"*": {"rpm": 5}}},
+                    {"name": "b", "key": "s-b", "project": "p", "limits": {"*": {"rpm": 9}}},
+                    {"name": "c", "key": "s-c", "project": "q", "limits": {"*": {"rpm": 9}}},
+                ],
+            }
+        ]
+    }
+    with pytest.raises(ConfigError) as caught:
+        build_config(document, "keys.yaml", {})
+    assert [f"{p.path}: {p.message}" for p in caught.value.problems] == [
+        "upstreams[0].keys[1].limits: keys of project 'p' share one quota and must declare "
+        "the same limits (differs from upstreams[0].keys[0])"
+    ]

@@ -391,11 +391,11 @@ def test_a_cooldowns_end_lets_one_call_through_before_the_rest() -> None:
     assert choice.keys[0] == {
         "name": "a",
         "state": "thawing",
-        "retry_after": 1.0,
+        "retry_after": 2.0,
         "per_day": False,
     }
     assert choice.quota
-    assert choice.wait == pytest.approx(1.0)
+    assert choice.wait == pytest.approx(2.0)
     pool.report(thaw, Success(), now=10.5, wall=NOON_UTC)
     pool.release(thaw, 10.5)
     assert [peek(pool, now=10.5) for _ in range(3)] == ["a", "a", "a"]

@@ -196,10 +196,12 @@ async def test_a_failing_key_is_probed_without_quota_and_back_within_5_minutes_o
             )
         assert probe.started_at - healed_at <= 300
         await trio.sleep(0.001)  # the prober reports the probe's answer
-        assert h.key("a").breaker.state.value == "closed"
+        # Accepted and reachable: the next live call to a is its trial.
+        assert h.key("a").breaker.state.value == "probation"
         after_heal = [r for r in h.sim.requests if r.key == KEYS["a"] and r.started_at >= healed_at]
         assert [(r.rpc, r.status) for r in after_heal] == [("models.get", 200)]
         assert {(await h.chat()).headers["x-trioproxy-key"] for _ in range(2)} == {"a", "b"}
+        assert h.key("a").breaker.state.value == "closed"
 
 
 async def test_an_invalid_key_is_rechecked_by_probe_not_by_traffic(

@@ -180,6 +180,7 @@ def build_config(document: Any, source: str, env: Mapping[str, str]) -> Config:
         )
     ]
     _unique_secrets(reader, key_secrets, "key")
+    _project_limits_agree(reader, key_names, [k for u in built_upstreams for k in u.keys])
     built_clients = [c for c in clients if c is not None]
     reader.unique([(f"clients[{i}].name", c.name) for i, c in enumerate(built_clients)], "client")
 
@@ -352,6 +353,25 @@ def _unique_secrets(reader: _Reader, entries: list[tuple[str, str]], what: str) 
             )
         else:
             seen[fingerprint] = path
+
+
+def _project_limits_agree(
+    reader: _Reader, names: list[tuple[str, str]], keys: list[KeySpec]
+) -> None:
+    # The keys of a project spend one quota, so they share one budget: it must be the same
+    # on every key, or which one applies would depend on the order of the file.
+    first: dict[str, tuple[str, KeySpec]] = {}
+    for (path, _), key in zip(names, keys, strict=True):
+        if key.project is None:
+            continue
+        seen = first.setdefault(key.project, (path, key))
+        if seen[1].limits != key.limits:
+            where = path.removesuffix(".name")
+            reader.problem(
+                f"{where}.limits",
+                f"keys of project {key.project!r} share one quota and must declare the same "
+                f"limits (differs from {seen[0].removesuffix('.name')})",
+            )
 
 
 def _field_name(name: object) -> str:

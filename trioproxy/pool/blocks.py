@@ -16,8 +16,6 @@ from trioproxy.pool.state import KeyState
 
 # A 503 body lists at most this many keys: a pool of thousands must not make it huge.
 MAX_LISTED_KEYS = 20
-# Seconds after which a request waiting on a thawing key looks again.
-THAW_RECHECK = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,12 +39,12 @@ def iter_blocks(
     state = key.breaker.current(now)
     if state is State.OPEN:
         yield Block("open", until=key.breaker.reopen_at)
-    elif state is State.HALF_OPEN and key.breaker.trial_taken:
+    elif key.breaker.on_trial and key.breaker.trial_taken:
         yield Block("trial_in_flight")
     cooldown = key.cooldowns.active(model, now)
-    if cooldown is None and key.cooldowns.thaw_in_flight(model):
-        # Its answer comes soon; "until" is an estimate, so a waiting request looks again.
-        yield Block("thawing", now + THAW_RECHECK, quota=True)
+    thawed_at = key.cooldowns.thaw_until(model, now) if cooldown is None else None
+    if thawed_at is not None:
+        yield Block("thawing", thawed_at, quota=True)
     if cooldown is not None:
         yield Block(
             "cooling",

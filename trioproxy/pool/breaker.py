@@ -1,20 +1,25 @@
-"""The per-key circuit breaker, as an explicit transition table.
+"""The per-key circuit breaker, as an explicit transition table (TRANSITIONS below).
 
-                 failure (n-th in a row)                backoff elapsed
-      CLOSED  ---------------------------->  OPEN  ------------------------>  HALF_OPEN
-        ^                                     ^                                 |   |
-        |  trial success / responded / probe  |   trial failure (longer backoff) |   |
-        +-------------------------------------+---------------------------------+   |
-                                              trial start / abandoned: HALF_OPEN ---+
+               failure (n-th in a row)              backoff elapsed
+    CLOSED  -------------------------->  OPEN  ---------------------->  HALF_OPEN
+      ^   ^                             ^    ^                            |    |
+      |   |  trial success / responded  |    |   trial failure            |    |
+      |   +-----------------------------+----+----------------------------+    |
+      |                                 |                                      | probe passed
+      |   live success / responded      |  live failure                        v
+      +-------------------------------- PROBATION  <---------------------------+
 
-A probe that passes closes the breaker "on probation": the backoff it grew is kept until a
-real call succeeds, so a key whose probes pass while its model keeps failing backs off
-further each round.
+HALF_OPEN admits exactly one trial: a live call, or (usually, as it wakes exactly on
+time) the prober's quota-free `GET models/{model}`. A live trial decides at once. A probe
+only proves the key is accepted and reachable, not that its model serves again, so a
+passed probe leads to PROBATION: one live call at a time until one succeeds (CLOSED) or
+fails (OPEN again, with a longer backoff). A key whose probes pass while its model keeps
+failing therefore costs one failed call per round, and the rounds grow apart.
 
 Failures are 5xx, timeouts and connection errors. A 429 is not one: the key answered and
-its quota is handled by cooldowns, so in HALF_OPEN it counts as proof of life. Results of
-calls that started before the breaker opened ("stale") change nothing: only the one trial
-decides in OPEN and HALF_OPEN.
+its quota is handled by cooldowns, so as a trial it counts as proof of life. Results of
+calls lent before the breaker last opened (an older `epoch`) are stale and change
+nothing; outside CLOSED only the trial decides.
 
 Backoff: `base * 2**(opens - 1)`, capped, then jittered down by up to 20% so keys that
 failed together are not re-tried together. Time is passed in; randomness is injected.
@@ -31,6 +36,7 @@ class State(enum.Enum):
     CLOSED = "closed"
     OPEN = "open"
     HALF_OPEN = "half_open"
+    PROBATION = "probation"
 
 
 class Event(enum.Enum):
@@ -58,7 +64,16 @@ class BreakerPolicy:
 
 
 class Breaker:
-    __slots__ = ("failures", "opens", "policy", "random", "reopen_at", "state", "trial_taken")
+    __slots__ = (
+        "epoch",
+        "failures",
+        "opens",
+        "policy",
+        "random",
+        "reopen_at",
+        "state",
+        "trial_taken",
+    )
 
     def __init__(self, policy: BreakerPolicy, random: Callable[[], float]) -> None:
         self.policy = policy
@@ -68,6 +83,8 @@ class Breaker:
         self.opens = 0  # consecutive opens without a success in between
         self.reopen_at = 0.0  # OPEN: when it turns HALF_OPEN
         self.trial_taken = False
+        # Counts openings: a call lent in an earlier epoch is stale when it answers.
+        self.epoch = 0
 
     def current(self, now: float) -> State:
         if self.state is State.OPEN and now >= self.reopen_at:
@@ -77,7 +94,12 @@ class Breaker:
     def admits(self, now: float) -> bool:
         """Can a call go to this key now (as a normal call or as the trial)?"""
         state = self.current(now)
-        return state is State.CLOSED or (state is State.HALF_OPEN and not self.trial_taken)
+        return state is State.CLOSED or (state in _TRIAL_STATES and not self.trial_taken)
+
+    @property
+    def on_trial(self) -> bool:
+        """The next call lent is the trial that decides the state."""
+        return self.state in _TRIAL_STATES
 
     def fire(self, event: Event, now: float, *, trial: bool = True) -> State:
         """Apply an event. `trial=False` marks a result from a call that was not the trial:
@@ -107,16 +129,15 @@ class Breaker:
         self.reset()
         return State.CLOSED
 
-    def _close_on_probation(self, now: float) -> State:
-        # Closed, but `opens` is kept until a real call succeeds: a key whose probe passes
-        # while its model still fails re-opens with a longer backoff each time, instead
-        # of costing `threshold` failed calls every few seconds.
-        self.failures, self.trial_taken = 0, False
-        return State.CLOSED
+    def _probation(self, now: float) -> State:
+        # `opens` is kept: if the live trial fails, the next open period is longer.
+        self.trial_taken = False
+        return State.PROBATION
 
     def _open(self, now: float) -> State:
         self.failures = 0
         self.opens += 1
+        self.epoch += 1
         self.trial_taken = False
         self.reopen_at = now + self.backoff()
         return State.OPEN
@@ -127,13 +148,18 @@ class Breaker:
 
     def _take_trial(self, now: float) -> State:
         self.trial_taken = True
-        return State.HALF_OPEN
+        return self.state
+
+    def _free_trial(self, now: float) -> State:
+        self.trial_taken = False
+        return self.state
 
     def _keep(self, now: float) -> State:
         return self.state
 
 
 _RESULTS = frozenset([Event.SUCCESS, Event.PROBE_OK, Event.FAILURE, Event.RESPONDED])
+_TRIAL_STATES = frozenset([State.HALF_OPEN, State.PROBATION])
 
 TRANSITIONS: dict[tuple[State, Event], Callable[[Breaker, float], State]] = {
     (State.CLOSED, Event.SUCCESS): Breaker._close,
@@ -141,11 +167,16 @@ TRANSITIONS: dict[tuple[State, Event], Callable[[Breaker, float], State]] = {
     (State.CLOSED, Event.RESPONDED): Breaker._keep,
     (State.OPEN, Event.BACKOFF_ELAPSED): Breaker._half_open,
     (State.HALF_OPEN, Event.TRIAL_START): Breaker._take_trial,
-    (State.HALF_OPEN, Event.TRIAL_ABANDONED): Breaker._half_open,
+    (State.HALF_OPEN, Event.TRIAL_ABANDONED): Breaker._free_trial,
     (State.HALF_OPEN, Event.SUCCESS): Breaker._close,
-    (State.HALF_OPEN, Event.PROBE_OK): Breaker._close_on_probation,
     (State.HALF_OPEN, Event.RESPONDED): Breaker._close,
     (State.HALF_OPEN, Event.FAILURE): Breaker._open,
+    (State.HALF_OPEN, Event.PROBE_OK): Breaker._probation,
+    (State.PROBATION, Event.TRIAL_START): Breaker._take_trial,
+    (State.PROBATION, Event.TRIAL_ABANDONED): Breaker._free_trial,
+    (State.PROBATION, Event.SUCCESS): Breaker._close,
+    (State.PROBATION, Event.RESPONDED): Breaker._close,
+    (State.PROBATION, Event.FAILURE): Breaker._open,
 }
 """Every legal (state, event) pair. Anything else leaves the state unchanged: e.g. a
 trial start on a CLOSED breaker, or a second backoff expiry."""

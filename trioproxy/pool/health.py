@@ -39,6 +39,10 @@ class HealthWindow:
             bucket[2] += 1
             self._failures += 1
 
+    def clear(self) -> None:
+        self._buckets.clear()
+        self._successes = self._failures = 0
+
     def counts(self, now: float) -> tuple[int, int]:
         """(successes, failures) inside the window ending at `now`."""
         self._expire(int(now // self._span))

@@ -36,7 +36,7 @@ from trioproxy.pool.outcome import (
     Success,
     Transient,
 )
-from trioproxy.pool.quota import Cooldown, dimensions_of, is_daily
+from trioproxy.pool.quota import Cooldown, QuotaScope, dimensions_of, is_daily
 from trioproxy.pool.reset import seconds_until_daily_reset
 from trioproxy.pool.selection import Rank, Selector, make_selector
 from trioproxy.pool.state import KeyState
@@ -53,7 +53,8 @@ class Pick:
     model: str
     trial: bool = False  # the half-open breaker's one trial
     probe: bool = False  # a recovery probe, not a client's call
-    thaw: bool = False  # the first call on (key, model) after its cooldown ended
+    thaw: bool = False  # the first call on (quota, model) after its cooldown ended
+    epoch: int = 0  # the breaker's epoch when lent: results from older epochs are stale
     reported: bool = False
     released: bool = False
 
@@ -79,19 +80,28 @@ class KeyPool:
             self.settings.breaker_backoff,
             self.settings.breaker_max_backoff,
         )
-        self.keys = [
-            KeyState(spec, breaker=policy, health_window=self.settings.health_window, random=random)
-            for spec in keys
-        ]
+        projects: dict[str, QuotaScope] = {}
+        self.keys = []
+        for spec in keys:
+            quota = None
+            if spec.project:
+                # The config requires one project's keys to declare the same limits.
+                quota = projects.setdefault(spec.project, QuotaScope(spec.project, spec.limits))
+            self.keys.append(
+                KeyState(
+                    spec,
+                    quota=quota,
+                    breaker=policy,
+                    health_window=self.settings.health_window,
+                    random=random,
+                )
+            )
         self.by_name = {key.name: key for key in self.keys}
         # Called after a change that may move the next recovery check (the prober listens).
         self.listeners: list[Callable[[], None]] = []
-        self._projects: dict[str, list[KeyState]] = defaultdict(list)
         groups: dict[int, dict[str, list[KeyState]]] = defaultdict(lambda: defaultdict(list))
         for key in self.keys:
             groups[key.spec.priority][key.spec.upstream].append(key)
-            if key.spec.project:
-                self._projects[key.spec.project].append(key)
         policies = policies or {}
         self._tiers: list[_Tier] = []
         self._selector_of: dict[str, Selector] = {}
@@ -129,35 +139,56 @@ class KeyPool:
 
         key = self._select(rank)
         if key is None:
-            return unavailable(
-                self.keys, now, lambda k: list(iter_blocks(k, model, now, wall, exclude))
-            )
+            return self.assess(model, now, wall, exclude=exclude)
         return self._lend(key, model, now, wall)
+
+    def assess(
+        self, model: str, now: float, wall: float, *, exclude: Container[str] = ()
+    ) -> Unavailable:
+        """Why no key can take a call on `model` (O(n): only on the way to an error)."""
+        return unavailable(
+            self.keys, now, lambda k: list(iter_blocks(k, model, now, wall, exclude))
+        )
 
     def blocks(self, key: KeyState, model: str, now: float, wall: float) -> list[Block]:
         """Every reason `key` cannot take a call on `model` now (empty: usable)."""
         return list(iter_blocks(key, model, now, wall))
 
     def _select(self, rank: Rank) -> KeyState | None:
+        fallbacks: list[KeyState] = []
+
+        def preferred(key: KeyState) -> int | None:
+            grade = rank(key)
+            if grade == 1:
+                fallbacks.append(key)
+            return 0 if grade == 0 else None
+
         for tier in self._tiers:
-            count = len(tier.groups)
-            for offset in range(count):
-                index = (tier.cursor + offset) % count
-                key = tier.groups[index].pick(rank)
-                if key is not None:
-                    tier.cursor = index + 1
-                    return key
+            # Healthy keys of every upstream of the tier first; then, only if there was
+            # one, a last-resort key (unhealthy, or a half-open trial).
+            fallbacks.clear()
+            for grade in (preferred, rank):
+                if grade is rank and not fallbacks:
+                    break
+                count = len(tier.groups)
+                for offset in range(count):
+                    index = (tier.cursor + offset) % count
+                    key = tier.groups[index].pick(grade)
+                    if key is not None:
+                        tier.cursor = index + 1
+                        return key
         return None
 
     def _lend(self, key: KeyState, model: str, now: float, wall: float) -> Pick:
-        trial = key.breaker.state is State.HALF_OPEN
+        trial = key.breaker.on_trial
         if trial:
             key.breaker.fire(Event.TRIAL_START, now)
         self._load(key, +1)
         budget = key.budget(model)
         if budget is not None:
             budget.record_request(now, wall)
-        return Pick(key, model, trial=trial, thaw=key.cooldowns.start_thaw(model))
+        thaw = key.cooldowns.start_thaw(model, now)
+        return Pick(key, model, trial=trial, thaw=thaw, epoch=key.breaker.epoch)
 
     # Probes.
 
@@ -172,7 +203,9 @@ class KeyPool:
                     picks.append(Pick(key, key.last_model or "", probe=True))
             elif key.breaker.admits(now) and key.breaker.state is State.HALF_OPEN:
                 key.breaker.fire(Event.TRIAL_START, now)
-                picks.append(Pick(key, key.last_model or "", trial=True, probe=True))
+                picks.append(
+                    Pick(key, key.last_model or "", trial=True, probe=True, epoch=key.breaker.epoch)
+                )
         for pick in picks:
             self._load(pick.key, +1)
         return picks
@@ -201,41 +234,58 @@ class KeyPool:
             key.cooldowns.end_thaw(model, answered=True)
         pick.reported = True
         before = (key.breaker.state, key.disabled)
-        trial = pick.trial
-        if isinstance(outcome, Success):
-            if pick.probe:
-                self._probe_passed(key, now)
-            else:
-                key.health.record(True, now)
-                key.breaker.fire(Event.SUCCESS, now, trial=trial)
+        if pick.probe:
+            self._probe_result(key, outcome, now)
+        elif isinstance(outcome, Success):
+            key.health.record(True, now)
+            self._breaker(pick, Event.SUCCESS, now)
         elif isinstance(outcome, RateLimited):
             self._cool(key, model, outcome, now, wall)
-            key.breaker.fire(Event.PROBE_OK if pick.probe else Event.RESPONDED, now, trial=trial)
+            self._breaker(pick, Event.RESPONDED, now)
         elif isinstance(outcome, Transient):
             key.health.record(False, now)
             key.last_model = model or key.last_model
-            key.breaker.fire(Event.FAILURE, now, trial=trial)
+            self._breaker(pick, Event.FAILURE, now)
         elif isinstance(outcome, AuthFailure):
             key.health.record(False, now)
-            key.disabled = f"auth: {outcome.reason}"
-            key.auth_recheck_at = now + self.settings.auth_recheck
             key.last_model = model or key.last_model
+            self._disable_for_auth(key, outcome, now)
         elif isinstance(outcome, ClientFault):
-            if pick.probe:
-                # The probe's model is gone, but the key itself was accepted.
-                self._probe_passed(key, now)
-            else:
-                key.breaker.fire(Event.RESPONDED, now, trial=trial)
+            self._breaker(pick, Event.RESPONDED, now)
         if (key.breaker.state, key.disabled) != before:
             self._changed()
 
-    def _probe_passed(self, key: KeyState, now: float) -> None:
-        if key.disabled is not None:
+    def _breaker(self, pick: Pick, event: Event, now: float) -> None:
+        # A call lent before the breaker last opened answers into a different epoch: it
+        # says nothing about the key now (e.g. after a probe closed the breaker).
+        if pick.epoch == pick.key.breaker.epoch:
+            pick.key.breaker.fire(event, now, trial=pick.trial)
+
+    def _probe_result(self, key: KeyState, outcome: Outcome, now: float) -> None:
+        """A recovery probe answered (GET models: no quota). Any answer from Gemini that
+        is not an auth rejection or a failure means the key is accepted and reachable."""
+        if isinstance(outcome, AuthFailure):
+            self._disable_for_auth(key, outcome, now)
+        elif isinstance(outcome, Transient):
+            if key.disabled is None:
+                key.breaker.fire(Event.FAILURE, now)
+        elif key.disabled is not None:
             # An auth re-check passed: the key starts over.
             key.disabled = None
             key.breaker.reset()
+            key.health.clear()
         else:
             key.breaker.fire(Event.PROBE_OK, now)
+            # Old failures are what opened the breaker; they must not keep the key
+            # demoted now that it is back.
+            key.health.clear()
+
+    def _disable_for_auth(self, key: KeyState, outcome: AuthFailure, now: float) -> None:
+        key.disabled = f"auth: {outcome.reason}"
+        key.auth_recheck_at = now + self.settings.auth_recheck
+        # Whatever the breaker was doing (even a trial in flight) no longer matters; a key
+        # that comes back starts closed.
+        key.breaker.reset()
 
     def record_tokens(self, pick: Pick, tokens: int, now: float) -> None:
         budget = pick.key.budget(pick.model)
@@ -260,7 +310,6 @@ class KeyPool:
         delay = outcome.retry_after
         if delay is None:
             delay = self.settings.default_cooldown
-        sharers = self._projects[key.spec.project] if key.spec.project else [key]
         dimensions = dimensions_of(outcome.quota_ids)
         if outcome.per_day and not any(is_daily(d) for d in dimensions):
             dimensions = ("requests_per_day",)
@@ -268,10 +317,8 @@ class KeyPool:
             until = now + delay
             if is_daily(dimension):
                 until = max(until, now + seconds_until_daily_reset(wall))
-            for sharer in sharers:
-                sharer.cooldowns.add(
-                    model, Cooldown(until, dimension, outcome.quota_ids, source=key.name)
-                )
+            # The key's quota scope: every key of its project cools with it.
+            key.cooldowns.add(model, Cooldown(until, dimension, outcome.quota_ids, key.name))
 
     def _load(self, key: KeyState, delta: int) -> None:
         before = key.inflight

@@ -7,7 +7,11 @@ cooldown can never shorten a per-day one that is already running.
 
 from __future__ import annotations
 
+import fnmatch
 from dataclasses import dataclass
+
+from trioproxy.config.model import LimitSpec
+from trioproxy.pool.budget import Budget
 
 REQUESTS_PER_MINUTE = "requests_per_minute"
 TOKENS_PER_MINUTE = "tokens_per_minute"
@@ -56,21 +60,29 @@ class Cooldown:
         return is_daily(self.dimension)
 
 
-class Cooldowns:
-    """The running cooldowns of one key: model -> dimension -> Cooldown.
+# How long the first call after a cooldown holds the others back. Gemini checks quota
+# before it generates, so a 429 comes back within a second or two; a call that has not
+# been refused by then is past the quota check, and the key is thawed even if the answer
+# itself (a long generation) takes minutes.
+THAW_WINDOW = 2.0
 
-    When a model's last cooldown ends, the key *thaws* for it: one call goes through, and
-    the others wait for its answer (or go to other keys), so a cooldown's end does not
+
+class Cooldowns:
+    """The running cooldowns of one quota (a project, or a key of its own):
+    model -> dimension -> Cooldown.
+
+    When a model's last cooldown ends, the quota *thaws* for it: one call goes through
+    and the others keep off for up to THAW_WINDOW, so the end of a cooldown does not
     release a burst that earns a fresh 429 for everyone. The thaw ends with that call's
-    answer, whatever it is (a new 429 starts a new cooldown).
+    answer, or with the window.
     """
 
     __slots__ = ("_by_model", "_thawing")
 
     def __init__(self) -> None:
         self._by_model: dict[str, dict[str, Cooldown]] = {}
-        # model -> whether its one thaw call is out.
-        self._thawing: dict[str, bool] = {}
+        # model -> None: thawing, no call out yet; a float: the thaw call's start.
+        self._thawing: dict[str, float | None] = {}
 
     def add(self, model: str, cooldown: Cooldown) -> None:
         """Start a cooldown, or extend a running one; never shorten it."""
@@ -92,26 +104,35 @@ class Cooldowns:
                 latest = cooldown
         if not running:
             del self._by_model[model]
-            self._thawing[model] = False
+            # A thaw call already out stays the thaw call.
+            self._thawing.setdefault(model, None)
         return latest
 
-    def thaw_in_flight(self, model: str) -> bool:
-        return self._thawing.get(model, False)
+    def thaw_until(self, model: str, now: float) -> float | None:
+        """While the thaw call for `model` is out: when the others may follow."""
+        started = self._thawing.get(model)
+        if started is None:
+            return None
+        until = started + THAW_WINDOW
+        if now >= until:
+            del self._thawing[model]
+            return None
+        return until
 
-    def start_thaw(self, model: str) -> bool:
+    def start_thaw(self, model: str, now: float) -> bool:
         """Called when a call is lent: True if it is the model's thaw call."""
-        if self._thawing.get(model) is False:
-            self._thawing[model] = True
+        if model in self._thawing and self._thawing[model] is None:
+            self._thawing[model] = now
             return True
         return False
 
     def end_thaw(self, model: str, *, answered: bool) -> None:
-        """The thaw call ended: answered, the key is thawed; abandoned, the next call
-        becomes the thaw call."""
+        """The thaw call ended: answered, the quota is thawed; abandoned (the client
+        left), the next call becomes the thaw call."""
         if answered:
             self._thawing.pop(model, None)
         elif model in self._thawing:
-            self._thawing[model] = False
+            self._thawing[model] = None
 
     def snapshot(self, now: float) -> dict[str, list[Cooldown]]:
         """Every running cooldown, by model (for diagnostics and persistence)."""
@@ -122,3 +143,32 @@ class Cooldowns:
     def clear(self) -> None:
         self._by_model.clear()
         self._thawing.clear()
+
+
+class QuotaScope:
+    """The quota one Google Cloud project spends, shared by its keys (a key without a
+    `project` is a scope of its own): its cooldowns, thaws and local budgets."""
+
+    __slots__ = ("_budgets", "cooldowns", "limits", "name")
+
+    def __init__(self, name: str, limits: tuple[LimitSpec, ...]) -> None:
+        self.name = name
+        self.limits = limits
+        self.cooldowns = Cooldowns()
+        # model -> its Budget; only models some limits glob matches get one.
+        self._budgets: dict[str, Budget] = {}
+
+    def budget(self, model: str) -> Budget | None:
+        """The local budget for `model` (created on first use), or None if unlimited."""
+        budget = self._budgets.get(model)
+        if budget is not None or not self.limits or not model:
+            # Model-less calls (listing models) spend no quota.
+            return budget
+        for limits in self.limits:
+            if fnmatch.fnmatchcase(model, limits.models):
+                budget = self._budgets[model] = Budget(limits)
+                return budget
+        return None
+
+    def budgets(self) -> dict[str, Budget]:
+        return dict(self._budgets)
