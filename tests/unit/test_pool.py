@@ -412,3 +412,88 @@ def test_an_abandoned_thaw_call_hands_the_thaw_to_the_next_call() -> None:
     pool.release(again, 11.0)
     assert refuse(pool, now=12.0).keys[0]["state"] == "cooling"
     assert lend(pool, now=16.0).thaw
+
+
+def test_keys_of_one_project_share_one_thaw_call() -> None:
+    pool = make_pool(spec("a", project="p"), spec("b", project="p"), "c")
+    fail(pool, "a", RateLimited(10))
+    fail(pool, "c", RateLimited(60))
+    thaw = lend(pool, now=10.0)
+    assert thaw.thaw
+    # The project's one quota is being tested: its other key waits too.
+    assert [k["state"] for k in refuse(pool, now=10.0).keys] == ["thawing", "thawing", "cooling"]
+
+
+def test_a_slow_thaw_call_holds_the_others_back_for_at_most_the_thaw_window() -> None:
+    pool = make_pool("a")
+    fail(pool, "a", RateLimited(1))
+    thaw = lend(pool, now=1.0)  # e.g. a long generation: no answer for minutes
+    assert refuse(pool, now=2.9).wait == pytest.approx(0.1)
+    later = lend(pool, now=3.0)
+    assert not later.thaw
+    assert thaw.thaw
+
+
+def test_keys_share_a_project_budget() -> None:
+    limits = (LimitSpec("*", rpm=3),)
+    pool = make_pool(spec("a", project="p", limits=limits), spec("b", project="p", limits=limits))
+    assert [pick(pool) for _ in range(3)] == ["a", "b", "a"]
+    assert refuse(pool).keys[1]["state"] == "budget"
+
+
+def test_a_healthy_key_of_another_upstream_beats_a_last_resort() -> None:
+    pool = make_pool(spec("a1", upstream="one"), spec("b1", upstream="two"), health_window=100)
+    for _ in range(5):
+        fail(pool, "a1", Transient("HTTP 503"))
+    pool.keys[0].breaker.reset()  # keep only the bad health
+    assert [peek(pool) for _ in range(4)] == ["b1"] * 4
+
+
+def test_results_from_before_the_breaker_opened_are_stale() -> None:
+    pool = make_pool("a", "b", breaker_threshold=3, breaker_backoff=5)
+    in_flight = [lend(pool) for _ in range(10)]
+    mine = [p for p in in_flight if p.key.name == "a"]  # five calls on a
+    for p in mine[:3]:
+        pool.report(p, Transient("HTTP 503"), now=0.0, wall=NOON_UTC)
+    assert pool.keys[0].breaker.state.value == "open"
+    [probe] = pool.claim_probes(5.0)
+    pool.report(probe, Success(), now=5.0, wall=NOON_UTC)
+    pool.release(probe, 5.0)
+    assert pool.keys[0].breaker.state.value == "probation"
+    # The two calls lent before the breaker opened fail now: they say nothing new.
+    for p in mine[3:]:
+        pool.report(p, Transient("HTTP 503"), now=5.5, wall=NOON_UTC)
+    assert pool.keys[0].breaker.state.value == "probation"
+
+
+def test_an_auth_failure_on_a_trial_resets_the_breaker() -> None:
+    pool = make_pool("a", breaker_threshold=1, breaker_backoff=5)
+    fail(pool, "a", Transient("HTTP 500"))
+    trial = lend(pool, now=5.0)
+    pool.report(trial, AuthFailure("API_KEY_INVALID"), now=5.0, wall=NOON_UTC)
+    pool.release(trial, 5.0)
+    key = pool.keys[0]
+    assert key.disabled == "auth: API_KEY_INVALID"
+    assert (key.breaker.state.value, key.breaker.trial_taken) == ("closed", False)
+
+
+def test_an_auth_recheck_answered_with_429_re_enables_without_cooling() -> None:
+    pool = make_pool("a", auth_recheck=60)
+    fail(pool, "a", AuthFailure("API_KEY_INVALID"))
+    [probe] = pool.claim_probes(60.0)
+    pool.report(probe, RateLimited(30), now=60.0, wall=NOON_UTC)
+    pool.release(probe, 60.0)
+    assert pool.keys[0].disabled is None
+    assert pick(pool, now=60.0) == "a"
+
+
+def test_a_passed_probe_clears_the_health_that_opened_the_breaker() -> None:
+    pool = make_pool("a", "b", breaker_threshold=5, breaker_backoff=5)
+    for _ in range(5):
+        fail(pool, "a", Transient("HTTP 500"))
+    assert pool.keys[0].health.unhealthy(0.0)
+    [probe] = pool.claim_probes(5.0)
+    pool.report(probe, Success(), now=5.0, wall=NOON_UTC)
+    pool.release(probe, 5.0)
+    assert not pool.keys[0].health.unhealthy(5.0)
+    assert {peek(pool, now=5.0) for _ in range(2)} == {"a", "b"}

@@ -221,3 +221,67 @@ async def test_an_invalid_key_is_rechecked_by_probe_not_by_traffic(
         assert (probe.started_at - disabled_at, probe.status) == (600, 200)
         assert h.key("a").disabled is None
         assert len(h.calls("a")) == 1
+
+
+async def test_waiting_never_runs_into_the_request_deadline(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with running(tmp_path, request_timeout=3, max_wait=5) as h:
+        for name in KEYS.values():
+            h.sim.faults.add("rate_limit_minute", key=name, retry_delay="4s")
+        start = trio.current_time()
+        response = await h.chat()
+        # Not a 504 after 3 s: an honest 429 at once.
+        assert response.status_code == 429
+        assert trio.current_time() == start
+        assert response.headers["retry-after"] == "4"
+        assert response.headers["x-trioproxy-attempts"] == "2"
+
+
+async def test_out_of_attempts_on_daily_429s_answers_with_the_pools_retry_after(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with running(tmp_path, max_attempts=2) as h:
+        h.sim.faults.add("rate_limit_day", times=None)
+        response = await h.chat()
+        assert response.status_code == 429
+        assert response.headers["retry-after"] == str(19 * 3600)
+        assert response.headers["x-should-retry"] == "false"
+        assert response.headers["x-trioproxy-attempts"] == "2"
+        assert (await response.get_json())["error"]["code"] == "insufficient_quota"
+
+
+async def test_out_of_attempts_with_keys_left_untried_says_retry_soon(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with running(tmp_path, max_attempts=1) as h:
+        h.sim.faults.add("rate_limit_minute", key=KEYS["a"], retry_delay="30s")
+        response = await h.chat()
+        assert response.status_code == 429
+        assert response.headers["retry-after"] == "1"
+        assert (await h.chat()).headers["x-trioproxy-key"] == "b"
+
+
+async def test_a_slow_first_call_after_a_cooldown_does_not_block_the_key(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with running(tmp_path, keys=("a",)) as h:
+        h.sim.faults.add("rate_limit_minute", key=KEYS["a"], retry_delay="1s")
+        done: dict[str, tuple[int, float]] = {}
+
+        async def chat_at(name: str, at: float) -> None:
+            await trio.sleep_until(at)
+            response = await h.chat()
+            done[name] = (response.status_code, trio.current_time())
+
+        async with trio.open_nursery() as nursery:
+            start = trio.current_time()
+            # first: 429 at 0, waits 1 s, then its call (the thaw call) takes 30 s.
+            nursery.start_soon(chat_at, "first", start)
+            await trio.sleep(0.5)
+            h.sim.faults.add("latency", key=KEYS["a"], seconds=30)
+            # second: arrives at 2 while the thaw call is out, is held until the thaw
+            # window ends at 3 (not until 31), and is served then.
+            nursery.start_soon(chat_at, "second", start + 2)
+        assert done["first"] == (200, pytest.approx(start + 31))
+        assert done["second"] == (200, pytest.approx(start + 3))
