@@ -44,6 +44,10 @@ class Harness:
             scope_base={"client": ("127.0.0.1", 50000)},
         )
 
+    def rate_limit_every_key(self, retry_delay: str) -> None:
+        for secret in KEYS.values():
+            self.sim.faults.add("rate_limit_minute", key=secret, retry_delay=retry_delay)
+
     def calls(self, name: str, rpc: str = "generateContent") -> list[Any]:
         return self.sim.select(key=KEYS[name], rpc=rpc)
 
@@ -83,8 +87,7 @@ async def test_all_keys_cooling_for_1s_holds_the_request_and_serves_it_after_1s(
     tmp_path: Path, autojump_clock: trio.testing.MockClock
 ) -> None:
     async with running(tmp_path) as h:
-        for name in KEYS.values():
-            h.sim.faults.add("rate_limit_minute", key=name, retry_delay="1s")
+        h.rate_limit_every_key("1s")
         start = trio.current_time()
         response = await h.chat()
         assert response.status_code == 200
@@ -105,8 +108,7 @@ async def test_all_keys_cooling_for_10_min_is_an_immediate_429_with_retry_after(
     tmp_path: Path, autojump_clock: trio.testing.MockClock
 ) -> None:
     async with running(tmp_path) as h:
-        for name in KEYS.values():
-            h.sim.faults.add("rate_limit_minute", key=name, retry_delay="599.2s")
+        h.rate_limit_every_key("599.2s")
         start = trio.current_time()
         response = await h.chat()
         assert response.status_code == 429
@@ -125,8 +127,7 @@ async def test_a_recovery_just_past_max_wait_is_not_waited_for(
     tmp_path: Path, autojump_clock: trio.testing.MockClock
 ) -> None:
     async with running(tmp_path, max_wait=2) as h:
-        for name in KEYS.values():
-            h.sim.faults.add("rate_limit_minute", key=name, retry_delay="2.5s")
+        h.rate_limit_every_key("2.5s")
         response = await h.chat()
         assert response.status_code == 429
         assert response.headers["retry-after"] == "3"
@@ -227,8 +228,7 @@ async def test_waiting_never_runs_into_the_request_deadline(
     tmp_path: Path, autojump_clock: trio.testing.MockClock
 ) -> None:
     async with running(tmp_path, request_timeout=3, max_wait=5) as h:
-        for name in KEYS.values():
-            h.sim.faults.add("rate_limit_minute", key=name, retry_delay="4s")
+        h.rate_limit_every_key("4s")
         start = trio.current_time()
         response = await h.chat()
         # Not a 504 after 3 s: an honest 429 at once.
