@@ -87,11 +87,23 @@ class Proxy:
 
     async def settled(self) -> None:
         """Wait until no key has a call in flight (every lent key was given back)."""
-        keys = self.app.gateway.pool.keys
-        with trio.fail_after(10):
-            # Bounded polling: the pool raises no event when a call is released.
-            while any(key.inflight for key in keys):  # noqa: ASYNC110
-                await trio.sleep(0.01)
+        pool = self.app.gateway.pool
+        if not any(key.inflight for key in pool.keys):
+            return
+        idle = trio.Event()
+        release = pool.release
+
+        def release_and_check(pick: Any, now: float) -> None:
+            release(pick, now)
+            if not any(key.inflight for key in pool.keys):
+                idle.set()
+
+        pool.release = release_and_check  # type: ignore[method-assign]
+        try:
+            with trio.fail_after(10):
+                await idle.wait()
+        finally:
+            del pool.release
 
     def calls(self, name: str, rpc: str | None = None) -> int:
         if rpc is None:
