@@ -110,22 +110,25 @@ async def relay(
     stream: OpenStream,
     deadline: float,
     report: Callable[[Outcome], None],
-    finished: Callable[[Usage], None],
+    finished: Callable[[Usage, bool], None],
 ) -> AsyncIterator[bytes]:
     """The response body: pending chunks, then the rest of the upstream, then [DONE].
 
-    `report` hears a mid-stream failure; `finished` hears the usage when the relay ends,
-    however it ends.
+    `report` hears a mid-stream failure; `finished(usage, completed)` hears, however the
+    relay ends, the usage and whether the whole answer went out (False after a failure,
+    and when the client left early: then there is no verdict on the key).
 
     Awaits happen inside `move_on_at(deadline)`, yields outside it: a cancel scope must
     not stay open across a `yield` of an async generator.
     """
+    completed = False
     try:
         while True:
             for chunk in stream.pending:
                 yield encode_event(chunk)
             stream.pending.clear()
             if stream.ended:
+                completed = True
                 break
             error: ProxyError | None = None
             with trio.move_on_at(deadline) as scope:
@@ -145,7 +148,7 @@ async def relay(
         yield DONE
     finally:
         await close(stream.response)
-        finished(stream.translator.usage)
+        finished(stream.translator.usage, completed)
 
 
 def _unusable(stream: OpenStream, error: Exception) -> AttemptFailed:

@@ -56,6 +56,8 @@ from trioproxy.secret import Secret
 
 T = TypeVar("T")
 ERROR_BODY_LIMIT = 64 * 1024
+# A request waits for a cooling key only if this much of its deadline is left after.
+WAIT_MARGIN = 1.0
 
 
 class AttemptFailed(Exception):
@@ -112,14 +114,15 @@ class Dispatcher:
     ) -> Served[T]:
         """Run `attempt` on successive keys until one succeeds; raise a ProxyError if none.
 
-        With `hold`, the successful pick stays lent (a stream: the caller releases it when
-        the relay ends); otherwise every pick is released before this returns."""
+        With `hold`, the successful pick stays lent and unreported (a stream: the caller
+        reports how it ended and releases it when the relay ends); otherwise every pick is
+        reported and released before this returns."""
         info = info or RequestInfo()
         decision = Decision(info.request_id, info.route, model, self.wall())
         self.decisions.add(decision)
         try:
             with trio.move_on_at(deadline or self.deadline()):
-                served = await self._attempts(model, attempt, decision)
+                served = await self._attempts(model, attempt, decision, hold)
                 if not hold:
                     self.release(served.pick)
                 decision.result = "served"
@@ -134,7 +137,11 @@ class Dispatcher:
             raise
 
     async def _attempts(
-        self, model: str, attempt: Callable[[KeyState], Awaitable[T]], decision: Decision
+        self,
+        model: str,
+        attempt: Callable[[KeyState], Awaitable[T]],
+        decision: Decision,
+        hold: bool,
     ) -> Served[T]:
         # Keys that failed this request for a reason other than quota: not tried again.
         # (A key that answered 429 is excluded by its cooldown, and may serve after it.)
@@ -162,7 +169,13 @@ class Dispatcher:
                 self.release(choice)
                 raise
             else:
-                self._settle(choice, Success(), record)
+                if hold:
+                    # A stream: its first chunk is out, but its verdict (for the breaker
+                    # and the health score) waits for the end of the relay.
+                    record.outcome, record.ended = "ok", trio.current_time()
+                    self.pool.answered(choice)
+                else:
+                    self._settle(choice, Success(), record)
                 return Served(result, choice, number, decision)
             self._settle(choice, failure.outcome, record)
             self.release(choice)
@@ -178,7 +191,7 @@ class Dispatcher:
             # Out of attempts on 429s: answer with the pool's own view (a true
             # Retry-After, and x-should-retry: false when the day is over), not with the
             # last key's bare 429.
-            raise self._out_of_attempts(model, tried, last)
+            raise self._out_of_attempts(model, last)
         raise last.error
 
     async def _wait(self, choice: Unavailable, decision: Decision) -> bool:
@@ -187,7 +200,8 @@ class Dispatcher:
         deadline would turn an honest 429 into a 504)."""
         if choice.wait is None:
             return False
-        left = trio.current_effective_deadline() - trio.current_time()
+        # Leave the attempt after the wait some time before the deadline.
+        left = trio.current_effective_deadline() - trio.current_time() - WAIT_MARGIN
         if choice.wait > min(self.settings.max_wait - decision.waited, left):
             return False
         await trio.sleep(choice.wait)
@@ -230,13 +244,14 @@ class Dispatcher:
     def record_tokens(self, pick: Pick, tokens: int) -> None:
         self.pool.record_tokens(pick, tokens, trio.current_time())
 
-    def _out_of_attempts(self, model: str, tried: dict[str, str], last: Failure) -> ProxyError:
-        choice = self.pool.assess(model, trio.current_time(), self.wall(), exclude=tried)
+    def _out_of_attempts(self, model: str, last: Failure) -> ProxyError:
+        # The pool as the client's retry will find it (this request's own exclusions
+        # say nothing about the next one).
+        choice = self.pool.assess(model, trio.current_time(), self.wall())
         if choice.quota and choice.retry_after is not None:
             return self._exhausted(model, choice, last)
-        # Some keys were not tried (max_attempts ran out first): one may serve at once.
         return AllCooling(
-            f"Every key tried for model {model} was rate limited ({last.error.message}); "
+            f"Every attempt for model {model} was rate limited ({last.error.message}); "
             "other keys may serve a retry.",
             retry_after=1,
         )

@@ -8,8 +8,8 @@ model is known): Gemini spends no quota on it, so probing never burns a daily bu
 The result feeds the breaker as its one half-open trial.
 
 What a probe proves: the key is accepted and the service answers. It cannot prove the
-model has capacity again; if it has not, live calls re-open the breaker with a longer
-backoff, so a flapping key costs at most `breaker_threshold` attempts per period.
+model serves again, so a passed probe puts the key on probation: the first live failure
+re-opens the breaker with a longer backoff, and only a successful generation closes it.
 """
 
 from __future__ import annotations

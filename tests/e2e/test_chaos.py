@@ -88,12 +88,6 @@ async def test_a_thousand_requests_over_a_pool_where_most_keys_misbehave(
         )
         assert seen == len(by_key[name]), name
 
-    # ... and each call the upstream saw on the per-minute key was sent by an attempt that
-    # started no later than the call arrived (the k-th arrival follows the k-th start).
-    arrivals = sorted(r.started_at for r in proxy.sim.select(key=minute) if r.rpc != "models.get")
-    starts = sorted(a.started for a in by_key["key-a"])
-    assert all(s <= r for s, r in zip(starts, arrivals, strict=True))
-
     # 3. No call went to the per-minute key inside one of its cooldowns.
     cooldowns = [a.ended for a in by_key["key-a"] if a.outcome == "rate_limited"]
     assert cooldowns

@@ -37,10 +37,7 @@ def test_the_table_lists_exactly_the_legal_transitions() -> None:
         (State.HALF_OPEN, Event.PROBE_OK),
         (State.HALF_OPEN, Event.RESPONDED),
         (State.HALF_OPEN, Event.FAILURE),
-        (State.PROBATION, Event.TRIAL_START),
-        (State.PROBATION, Event.TRIAL_ABANDONED),
         (State.PROBATION, Event.SUCCESS),
-        (State.PROBATION, Event.RESPONDED),
         (State.PROBATION, Event.FAILURE),
     }
 
@@ -100,35 +97,35 @@ def test_backoff_doubles_per_failed_trial_up_to_the_cap() -> None:
     assert (b.state, b.opens) == (State.CLOSED, 0)  # the next opening starts small again
 
 
-def test_a_passed_probe_leads_to_probation_one_live_call_at_a_time() -> None:
+def test_a_passed_probe_leads_to_probation_where_the_first_failure_reopens() -> None:
     b = opened()
     b.current(5.0)
     b.fire(Event.TRIAL_START, 5.0)
     assert b.fire(Event.PROBE_OK, 5.0) is State.PROBATION
     assert b.admits(5.0)
-    b.fire(Event.TRIAL_START, 5.5)  # the live trial
-    assert not b.admits(5.5)
-    # The model still fails: open again at once, for twice as long.
-    assert b.fire(Event.FAILURE, 6.0) is State.OPEN
+    assert not b.on_trial  # calls run concurrently: no request waits on a trial
+    # A 429 or a rejected request proves nothing about the model.
+    assert b.fire(Event.RESPONDED, 5.5, trial=False) is State.PROBATION
+    # The model still fails: open again at once (not after `threshold`), for longer.
+    assert b.fire(Event.FAILURE, 6.0, trial=False) is State.OPEN
     assert b.reopen_at - 6.0 == 10.0
     b.current(16.0)
     b.fire(Event.TRIAL_START, 16.0)
     b.fire(Event.PROBE_OK, 16.0)
-    b.fire(Event.TRIAL_START, 17.0)
-    assert b.fire(Event.SUCCESS, 17.0) is State.CLOSED  # a real call succeeded
+    assert b.fire(Event.SUCCESS, 17.0, trial=False) is State.CLOSED  # a real generation
     for _ in range(3):
         b.fire(Event.FAILURE, 18.0)
     assert b.reopen_at - 18.0 == 5.0  # the backoff memory is gone
 
 
-def test_an_abandoned_live_trial_in_probation_frees_it() -> None:
-    b = opened()
-    b.current(5.0)
-    b.fire(Event.TRIAL_START, 5.0)
-    b.fire(Event.PROBE_OK, 5.0)
-    b.fire(Event.TRIAL_START, 6.0)
-    assert b.fire(Event.TRIAL_ABANDONED, 6.0) is State.PROBATION
-    assert b.admits(6.0)
+def test_every_opening_starts_a_new_epoch() -> None:
+    b = breaker()
+    assert b.epoch == 0
+    for _ in range(3):
+        b.fire(Event.FAILURE, 0.0)
+    assert b.epoch == 1
+    b.retire()
+    assert (b.state, b.epoch) == (State.CLOSED, 2)
 
 
 @pytest.mark.parametrize(("draw", "period"), [(0.0, 5.0), (0.5, 4.5), (0.999, 4.001)])

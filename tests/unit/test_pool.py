@@ -66,10 +66,9 @@ def refuse(pool: KeyPool, now: float = 0.0, model: str = MODEL, **options: Any) 
 
 def fail(pool: KeyPool, name: str, outcome: Outcome, now: float = 0.0, model: str = MODEL) -> None:
     """Report `outcome` for a call on key `name` (lent directly, whatever the policy)."""
-    chosen = Pick(pool.by_name[name], model)
-    chosen.key.inflight += 1
+    key = pool.by_name[name]
+    chosen = Pick(key, model, epoch=key.breaker.epoch)
     pool.report(chosen, outcome, now=now, wall=NOON_UTC + now)
-    pool.release(chosen, now)
 
 
 def test_round_robin_over_usable_keys() -> None:
@@ -302,8 +301,12 @@ def test_half_open_admits_exactly_one_trial() -> None:
     trial = lend(pool, now=5.0)
     assert trial.key.name == "a"
     assert trial.trial
-    # While the trial is out nobody else gets the key.
-    assert refuse(pool, now=5.0).keys[0]["state"] == "trial_in_flight"
+    # While the trial is out nobody else gets the key (clients hear: try in a second).
+    assert refuse(pool, now=5.0).keys[0] == {
+        "name": "a",
+        "state": "trial_in_flight",
+        "retry_after": 1.0,
+    }
     assert pool.claim_probes(5.0) == []
     pool.report(trial, Success(), now=6.0, wall=NOON_UTC)
     pool.release(trial, 6.0)
@@ -385,7 +388,8 @@ def test_a_cooldowns_end_lets_one_call_through_before_the_rest() -> None:
     fail(pool, "a", RateLimited(10, quota_ids=MINUTE_IDS))
     fail(pool, "b", RateLimited(20, quota_ids=MINUTE_IDS))
     thaw = lend(pool, now=10.0)
-    assert (thaw.key.name, thaw.thaw) == ("a", True)
+    assert thaw.key.name == "a"
+    assert thaw.thaw is not None
     # Until the thaw call answers, a is held (an estimate: look again in a second).
     choice = refuse(pool, now=10.0)
     assert choice.keys[0] == {
@@ -407,11 +411,11 @@ def test_an_abandoned_thaw_call_hands_the_thaw_to_the_next_call() -> None:
     thaw = lend(pool, now=10.0)
     pool.release(thaw, 10.0)  # the client left
     again = lend(pool, now=10.0)
-    assert again.thaw
+    assert again.thaw is not None
     pool.report(again, RateLimited(5), now=11.0, wall=NOON_UTC)  # still over quota
     pool.release(again, 11.0)
     assert refuse(pool, now=12.0).keys[0]["state"] == "cooling"
-    assert lend(pool, now=16.0).thaw
+    assert lend(pool, now=16.0).thaw is not None
 
 
 def test_keys_of_one_project_share_one_thaw_call() -> None:
@@ -419,7 +423,7 @@ def test_keys_of_one_project_share_one_thaw_call() -> None:
     fail(pool, "a", RateLimited(10))
     fail(pool, "c", RateLimited(60))
     thaw = lend(pool, now=10.0)
-    assert thaw.thaw
+    assert thaw.thaw is not None
     # The project's one quota is being tested: its other key waits too.
     assert [k["state"] for k in refuse(pool, now=10.0).keys] == ["thawing", "thawing", "cooling"]
 
@@ -430,8 +434,8 @@ def test_a_slow_thaw_call_holds_the_others_back_for_at_most_the_thaw_window() ->
     thaw = lend(pool, now=1.0)  # e.g. a long generation: no answer for minutes
     assert refuse(pool, now=2.9).wait == pytest.approx(0.1)
     later = lend(pool, now=3.0)
-    assert not later.thaw
-    assert thaw.thaw
+    assert later.thaw is None
+    assert thaw.thaw is not None
 
 
 def test_keys_share_a_project_budget() -> None:
@@ -460,10 +464,16 @@ def test_results_from_before_the_breaker_opened_are_stale() -> None:
     pool.report(probe, Success(), now=5.0, wall=NOON_UTC)
     pool.release(probe, 5.0)
     assert pool.keys[0].breaker.state.value == "probation"
-    # The two calls lent before the breaker opened fail now: they say nothing new.
-    for p in mine[3:]:
-        pool.report(p, Transient("HTTP 503"), now=5.5, wall=NOON_UTC)
+    # A call lent before the breaker opened fails now: it says nothing new.
+    pool.report(mine[3], Transient("HTTP 503"), now=5.5, wall=NOON_UTC)
     assert pool.keys[0].breaker.state.value == "probation"
+    fresh = Pick(pool.keys[0], MODEL, epoch=pool.keys[0].breaker.epoch)
+    pool.report(fresh, Success(), now=6.0, wall=NOON_UTC)
+    assert pool.keys[0].breaker.state.value == "closed"
+    # Nor after the breaker closed again: no failure counted, no health sample.
+    pool.report(mine[4], Transient("HTTP 503"), now=6.5, wall=NOON_UTC)
+    assert pool.keys[0].breaker.failures == 0
+    assert pool.keys[0].health.counts(6.5) == (1, 0)
 
 
 def test_an_auth_failure_on_a_trial_resets_the_breaker() -> None:
@@ -497,3 +507,30 @@ def test_a_passed_probe_clears_the_health_that_opened_the_breaker() -> None:
     pool.release(probe, 5.0)
     assert not pool.keys[0].health.unhealthy(5.0)
     assert {peek(pool, now=5.0) for _ in range(2)} == {"a", "b"}
+
+
+def test_listing_models_cannot_decide_a_probation() -> None:
+    pool = make_pool("a", breaker_threshold=1, breaker_backoff=5)
+    fail(pool, "a", Transient("HTTP 500"))
+    [probe] = pool.claim_probes(5.0)
+    pool.report(probe, Success(), now=5.0, wall=NOON_UTC)
+    pool.release(probe, 5.0)
+    listing = lend(pool, now=6.0, model="")
+    pool.report(listing, Success(), now=6.0, wall=NOON_UTC)
+    pool.release(listing, 6.0)
+    assert pool.keys[0].breaker.state.value == "probation"
+    assert pick(pool, now=7.0) == "a"  # a generation succeeded
+    assert pool.keys[0].breaker.state.value == "closed"
+
+
+def test_an_old_thaw_call_cannot_end_a_newer_thaw() -> None:
+    pool = make_pool("a", "b")
+    fail(pool, "b", RateLimited(100))
+    fail(pool, "a", RateLimited(1))
+    old = lend(pool, now=1.0)  # thaw call A: slow, still out after its window
+    assert old.thaw is not None
+    fail(pool, "a", RateLimited(1), now=4.0)  # another call's 429: a new cooldown
+    new = lend(pool, now=5.0)  # thaw call B
+    assert new.thaw is not None
+    pool.report(old, Success(), now=5.5, wall=NOON_UTC)  # A answers inside B's window
+    assert refuse(pool, now=5.5).keys[0]["state"] == "thawing"  # B still holds

@@ -37,6 +37,12 @@ class Harness:
         self.sim = sim
         self.client = client
 
+    async def stream(self) -> bytes:
+        response = await self.chat(stream=True)
+        assert response.status_code == 200
+        body: bytes = await response.get_data()
+        return body
+
     async def chat(self, **extra: Any) -> Any:
         return await self.client.post(
             "/v1/chat/completions",
@@ -285,3 +291,16 @@ async def test_a_slow_first_call_after_a_cooldown_does_not_block_the_key(
             nursery.start_soon(chat_at, "second", start + 2)
         assert done["first"] == (200, pytest.approx(start + 31))
         assert done["second"] == (200, pytest.approx(start + 3))
+
+
+async def test_a_key_that_fails_every_stream_midway_is_taken_out(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with running(tmp_path) as h:
+        h.sim.faults.add("midstream_error", key=KEYS["a"], times=None)
+        bodies = [await h.stream() for _ in range(12)]
+        # A stream's verdict comes at its end: three broken streams in a row opened the
+        # breaker, although each had started well.
+        assert sum(b"error" in body for body in bodies) == 3
+        assert h.key("a").breaker.state.value == "open"
+        assert len(h.calls("a", rpc="streamGenerateContent")) == 3

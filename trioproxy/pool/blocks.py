@@ -16,6 +16,8 @@ from trioproxy.pool.state import KeyState
 
 # A 503 body lists at most this many keys: a pool of thousands must not make it huge.
 MAX_LISTED_KEYS = 20
+# Seconds after which a trial in flight is worth asking about again.
+TRIAL_RECHECK = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +42,9 @@ def iter_blocks(
     if state is State.OPEN:
         yield Block("open", until=key.breaker.reopen_at)
     elif key.breaker.on_trial and key.breaker.trial_taken:
-        yield Block("trial_in_flight")
+        # The trial's answer usually comes within a second; a guess, so clients get a
+        # Retry-After rather than none.
+        yield Block("trial_in_flight", now + TRIAL_RECHECK)
     cooldown = key.cooldowns.active(model, now)
     thawed_at = key.cooldowns.thaw_until(model, now) if cooldown is None else None
     if thawed_at is not None:

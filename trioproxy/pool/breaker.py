@@ -6,15 +6,16 @@
       |   |  trial success / responded  |    |   trial failure            |    |
       |   +-----------------------------+----+----------------------------+    |
       |                                 |                                      | probe passed
-      |   live success / responded      |  live failure                        v
+      |   live success                  |  live failure (the first)            v
       +-------------------------------- PROBATION  <---------------------------+
 
 HALF_OPEN admits exactly one trial: a live call, or (usually, as it wakes exactly on
 time) the prober's quota-free `GET models/{model}`. A live trial decides at once. A probe
 only proves the key is accepted and reachable, not that its model serves again, so a
-passed probe leads to PROBATION: one live call at a time until one succeeds (CLOSED) or
-fails (OPEN again, with a longer backoff). A key whose probes pass while its model keeps
-failing therefore costs one failed call per round, and the rounds grow apart.
+passed probe leads to PROBATION: the key takes calls as usual, but the first failure
+re-opens it at once with a longer backoff, and only a successful generation closes it
+(and forgets the backoff). A key whose probes pass while its model keeps failing
+therefore costs about one round of failed calls per period, and the periods grow apart.
 
 Failures are 5xx, timeouts and connection errors. A 429 is not one: the key answered and
 its quota is handled by cooldowns, so as a trial it counts as proof of life. Results of
@@ -94,17 +95,19 @@ class Breaker:
     def admits(self, now: float) -> bool:
         """Can a call go to this key now (as a normal call or as the trial)?"""
         state = self.current(now)
-        return state is State.CLOSED or (state in _TRIAL_STATES and not self.trial_taken)
+        if state is State.HALF_OPEN:
+            return not self.trial_taken
+        return state is not State.OPEN
 
     @property
     def on_trial(self) -> bool:
-        """The next call lent is the trial that decides the state."""
-        return self.state in _TRIAL_STATES
+        """The next call lent is the one trial that decides the state."""
+        return self.state is State.HALF_OPEN
 
     def fire(self, event: Event, now: float, *, trial: bool = True) -> State:
         """Apply an event. `trial=False` marks a result from a call that was not the trial:
-        outside CLOSED it is stale and ignored."""
-        if self.state is not State.CLOSED and not trial and event in _RESULTS:
+        in OPEN and HALF_OPEN it is stale and ignored."""
+        if self.state in _TRIAL_ONLY and not trial and event in _RESULTS:
             return self.state
         action = TRANSITIONS.get((self.state, event))
         if action is not None:
@@ -119,6 +122,12 @@ class Breaker:
     def reset(self) -> None:
         self.state, self.failures, self.opens, self.trial_taken = State.CLOSED, 0, 0, False
 
+    def retire(self) -> None:
+        """Start over (the key was disabled): closed, and every call already lent is
+        stale, so nothing from before can decide anything after the key comes back."""
+        self.reset()
+        self.epoch += 1
+
     # Actions: each returns the next state.
 
     def _count_failure(self, now: float) -> State:
@@ -130,8 +139,9 @@ class Breaker:
         return State.CLOSED
 
     def _probation(self, now: float) -> State:
-        # `opens` is kept: if the live trial fails, the next open period is longer.
+        # `opens` is kept: if a live call fails, the next open period is longer.
         self.trial_taken = False
+        self.failures = 0
         return State.PROBATION
 
     def _open(self, now: float) -> State:
@@ -159,7 +169,8 @@ class Breaker:
 
 
 _RESULTS = frozenset([Event.SUCCESS, Event.PROBE_OK, Event.FAILURE, Event.RESPONDED])
-_TRIAL_STATES = frozenset([State.HALF_OPEN, State.PROBATION])
+# States in which only the trial's result decides.
+_TRIAL_ONLY = frozenset([State.OPEN, State.HALF_OPEN])
 
 TRANSITIONS: dict[tuple[State, Event], Callable[[Breaker, float], State]] = {
     (State.CLOSED, Event.SUCCESS): Breaker._close,
@@ -172,10 +183,8 @@ TRANSITIONS: dict[tuple[State, Event], Callable[[Breaker, float], State]] = {
     (State.HALF_OPEN, Event.RESPONDED): Breaker._close,
     (State.HALF_OPEN, Event.FAILURE): Breaker._open,
     (State.HALF_OPEN, Event.PROBE_OK): Breaker._probation,
-    (State.PROBATION, Event.TRIAL_START): Breaker._take_trial,
-    (State.PROBATION, Event.TRIAL_ABANDONED): Breaker._free_trial,
+    # A 429 or a rejected request proves nothing about the model: still on probation.
     (State.PROBATION, Event.SUCCESS): Breaker._close,
-    (State.PROBATION, Event.RESPONDED): Breaker._close,
     (State.PROBATION, Event.FAILURE): Breaker._open,
 }
 """Every legal (state, event) pair. Anything else leaves the state unchanged: e.g. a

@@ -53,7 +53,8 @@ class Pick:
     model: str
     trial: bool = False  # the half-open breaker's one trial
     probe: bool = False  # a recovery probe, not a client's call
-    thaw: bool = False  # the first call on (quota, model) after its cooldown ended
+    # The first call on (quota, model) after its cooldown ended: its thaw token.
+    thaw: float | None = None
     epoch: int = 0  # the breaker's epoch when lent: results from older epochs are stale
     reported: bool = False
     released: bool = False
@@ -230,36 +231,49 @@ class KeyPool:
 
     def report(self, pick: Pick, outcome: Outcome, *, now: float, wall: float) -> None:
         key, model = pick.key, pick.model
-        if pick.thaw and not pick.reported:
-            key.cooldowns.end_thaw(model, answered=True)
+        self.answered(pick)
         pick.reported = True
         before = (key.breaker.state, key.disabled)
+        # A call lent before the breaker last opened (or the key was disabled) answers
+        # into a different epoch: it says nothing about the key as it is now.
+        stale = pick.epoch != key.breaker.epoch
         if pick.probe:
             self._probe_result(key, outcome, now)
+        elif not model and not isinstance(outcome, Transient | AuthFailure):
+            # Listing or describing models proves what a probe proves, no more.
+            if not stale:
+                self._breaker(pick, Event.PROBE_OK, now)
         elif isinstance(outcome, Success):
-            key.health.record(True, now)
-            self._breaker(pick, Event.SUCCESS, now)
+            if not stale:
+                key.health.record(True, now)
+                self._breaker(pick, Event.SUCCESS, now)
         elif isinstance(outcome, RateLimited):
             self._cool(key, model, outcome, now, wall)
-            self._breaker(pick, Event.RESPONDED, now)
+            if not stale:
+                self._breaker(pick, Event.RESPONDED, now)
         elif isinstance(outcome, Transient):
-            key.health.record(False, now)
-            key.last_model = model or key.last_model
-            self._breaker(pick, Event.FAILURE, now)
+            if not stale:
+                key.health.record(False, now)
+                key.last_model = model or key.last_model
+                self._breaker(pick, Event.FAILURE, now)
         elif isinstance(outcome, AuthFailure):
             key.health.record(False, now)
             key.last_model = model or key.last_model
             self._disable_for_auth(key, outcome, now)
-        elif isinstance(outcome, ClientFault):
+        elif isinstance(outcome, ClientFault) and not stale:
             self._breaker(pick, Event.RESPONDED, now)
         if (key.breaker.state, key.disabled) != before:
             self._changed()
 
+    def answered(self, pick: Pick) -> None:
+        """The upstream has started answering this call (a stream's first chunk): it got
+        past the quota check, so a thaw it was testing is over."""
+        if pick.thaw is not None:
+            pick.key.cooldowns.end_thaw(pick.model, pick.thaw, answered=True)
+            pick.thaw = None
+
     def _breaker(self, pick: Pick, event: Event, now: float) -> None:
-        # A call lent before the breaker last opened answers into a different epoch: it
-        # says nothing about the key now (e.g. after a probe closed the breaker).
-        if pick.epoch == pick.key.breaker.epoch:
-            pick.key.breaker.fire(event, now, trial=pick.trial)
+        pick.key.breaker.fire(event, now, trial=pick.trial)
 
     def _probe_result(self, key: KeyState, outcome: Outcome, now: float) -> None:
         """A recovery probe answered (GET models: no quota). Any answer from Gemini that
@@ -284,8 +298,8 @@ class KeyPool:
         key.disabled = f"auth: {outcome.reason}"
         key.auth_recheck_at = now + self.settings.auth_recheck
         # Whatever the breaker was doing (even a trial in flight) no longer matters; a key
-        # that comes back starts closed.
-        key.breaker.reset()
+        # that comes back starts closed, and nothing lent before counts.
+        key.breaker.retire()
 
     def record_tokens(self, pick: Pick, tokens: int, now: float) -> None:
         budget = pick.key.budget(pick.model)
@@ -297,11 +311,12 @@ class KeyPool:
         if pick.released:
             return
         pick.released = True
-        self._load(pick.key, -1)
-        if pick.thaw and not pick.reported:
-            pick.key.cooldowns.end_thaw(pick.model, answered=False)
-        if pick.trial and not pick.reported:
-            pick.key.breaker.fire(Event.TRIAL_ABANDONED, now)
+        key = pick.key
+        self._load(key, -1)
+        if pick.thaw is not None:
+            key.cooldowns.end_thaw(pick.model, pick.thaw, answered=False)
+        if pick.trial and not pick.reported and pick.epoch == key.breaker.epoch:
+            key.breaker.fire(Event.TRIAL_ABANDONED, now)
             self._changed()
 
     def _cool(

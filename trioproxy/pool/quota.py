@@ -104,8 +104,11 @@ class Cooldowns:
                 latest = cooldown
         if not running:
             del self._by_model[model]
-            # A thaw call already out stays the thaw call.
-            self._thawing.setdefault(model, None)
+            # A thaw call still inside its window stays the thaw call; otherwise the next
+            # call is.
+            started = self._thawing.get(model)
+            if started is None or now >= started + THAW_WINDOW:
+                self._thawing[model] = None
         return latest
 
     def thaw_until(self, model: str, now: float) -> float | None:
@@ -119,19 +122,23 @@ class Cooldowns:
             return None
         return until
 
-    def start_thaw(self, model: str, now: float) -> bool:
-        """Called when a call is lent: True if it is the model's thaw call."""
+    def start_thaw(self, model: str, now: float) -> float | None:
+        """Called when a call is lent: if it is the model's thaw call, a token for
+        `end_thaw` (the thaw's start time), else None."""
         if model in self._thawing and self._thawing[model] is None:
             self._thawing[model] = now
-            return True
-        return False
+            return now
+        return None
 
-    def end_thaw(self, model: str, *, answered: bool) -> None:
-        """The thaw call ended: answered, the quota is thawed; abandoned (the client
-        left), the next call becomes the thaw call."""
+    def end_thaw(self, model: str, token: float, *, answered: bool) -> None:
+        """The thaw call `token` ended: answered, the quota is thawed; abandoned (the
+        client left), the next call becomes the thaw call. A token from an earlier thaw
+        changes nothing."""
+        if self._thawing.get(model) != token:
+            return
         if answered:
-            self._thawing.pop(model, None)
-        elif model in self._thawing:
+            del self._thawing[model]
+        else:
             self._thawing[model] = None
 
     def snapshot(self, now: float) -> dict[str, list[Cooldown]]:

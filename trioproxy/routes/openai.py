@@ -21,7 +21,7 @@ from trioproxy.decisions import RequestInfo
 from trioproxy.dispatch import Served
 from trioproxy.errors import InvalidRequest
 from trioproxy.gateway import Gateway
-from trioproxy.pool import KeyState, Outcome
+from trioproxy.pool import KeyState, Outcome, Success
 from trioproxy.providers.gemini.embed_request import embeddings_to_batch_request
 from trioproxy.providers.gemini.embed_response import batch_embed_to_openai
 from trioproxy.providers.gemini.models import gemini_model_to_openai, models_page_to_openai
@@ -111,7 +111,10 @@ async def chat_completions() -> Response:
         def report(outcome: Outcome) -> None:
             dispatcher.report(pick, outcome)
 
-        def finished(usage: Usage) -> None:
+        def finished(usage: Usage, completed: bool) -> None:
+            if completed:
+                # The stream's verdict: only a whole answer counts as a success.
+                dispatcher.report(pick, Success())
             dispatcher.record_tokens(pick, usage.prompt_tokens)
             dispatcher.release(pick)
 
