@@ -132,4 +132,5 @@ async def test_a_thousand_requests_over_a_pool_where_most_keys_misbehave(
         f"chaos: calls to the failing key {len(by_key['key-c'])}, to the hung key "
         f"{len(by_key['key-d'])}, probes {proxy.app.prober.probes}"
     )
-    assert len(by_key["key-c"]) <= 3 * 8
+    # Without it, round robin would send it about a third of all the requests.
+    assert len(by_key["key-c"]) < REQUESTS / 20
