@@ -77,7 +77,6 @@ class Served(Generic[T]):
     result: T
     pick: Pick
     attempts: int
-    decision: Decision
 
     @property
     def key(self) -> KeyState:
@@ -176,7 +175,7 @@ class Dispatcher:
                     self.pool.answered(choice)
                 else:
                     self._settle(choice, Success(), record)
-                return Served(result, choice, number, decision)
+                return Served(result, choice, number)
             self._settle(choice, failure.outcome, record)
             self.release(choice)
             if isinstance(failure.outcome, ClientFault):

@@ -26,7 +26,7 @@ from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from trioproxy.config.model import GatewaySettings, KeySpec
-from trioproxy.pool.blocks import Block, Unavailable, first_block, iter_blocks, unavailable
+from trioproxy.pool.blocks import Unavailable, first_block, iter_blocks, unavailable
 from trioproxy.pool.breaker import BreakerPolicy, Event, State
 from trioproxy.pool.outcome import (
     AuthFailure,
@@ -150,10 +150,6 @@ class KeyPool:
         return unavailable(
             self.keys, now, lambda k: list(iter_blocks(k, model, now, wall, exclude))
         )
-
-    def blocks(self, key: KeyState, model: str, now: float, wall: float) -> list[Block]:
-        """Every reason `key` cannot take a call on `model` now (empty: usable)."""
-        return list(iter_blocks(key, model, now, wall))
 
     def _select(self, rank: Rank) -> KeyState | None:
         fallbacks: list[KeyState] = []
