@@ -15,6 +15,8 @@ from contextvars import ContextVar
 import httpx
 import trio
 
+from trioproxy import logs
+
 
 class RequestScope:
     __slots__ = ("finalizers", "responses")
@@ -24,10 +26,17 @@ class RequestScope:
         self.finalizers: list[Callable[[], None]] = []
 
     async def close(self) -> None:
-        for response in self.responses:
-            await close(response)
-        for finalize in self.finalizers:
-            finalize()
+        # Finalizers first, and each response on its own: one failure must not leave a
+        # key lent for ever (a stuck trial would never be decided).
+        try:
+            for finalize in self.finalizers:
+                finalize()
+        finally:
+            for response in self.responses:
+                try:
+                    await close(response)
+                except Exception:
+                    logs.EVENTS.warning("closing an upstream response failed", exc_info=True)
 
 
 current: ContextVar[RequestScope | None] = ContextVar("request_scope", default=None)

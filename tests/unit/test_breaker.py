@@ -71,7 +71,8 @@ def test_open_turns_half_open_exactly_when_the_backoff_ends() -> None:
 def test_half_open_trial_outcomes() -> None:
     for event, expected in (
         (Event.SUCCESS, State.CLOSED),
-        (Event.RESPONDED, State.CLOSED),
+        (Event.RESPONDED, State.PROBATION),  # answered, but did not serve the model
+        (Event.PROBE_OK, State.PROBATION),
         (Event.FAILURE, State.OPEN),
     ):
         b = opened()

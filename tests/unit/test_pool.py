@@ -335,13 +335,42 @@ def test_an_abandoned_trial_frees_the_trial() -> None:
     assert [p.key.name for p in pool.claim_probes(5.5)] == ["a"]
 
 
-def test_a_429_on_the_trial_proves_the_key_alive() -> None:
+def test_a_429_on_the_trial_proves_the_key_alive_not_serving() -> None:
     pool = make_pool("a", breaker_threshold=1, breaker_backoff=5)
     fail(pool, "a", Transient("HTTP 500"))
     trial = lend(pool, now=5.0)
     pool.report(trial, RateLimited(2), now=5.0, wall=NOON_UTC)
-    assert pool.keys[0].breaker.state.value == "closed"
+    # Answered: the key takes calls again, but the backoff memory stays until a
+    # generation succeeds.
+    assert pool.keys[0].breaker.state.value == "probation"
+    assert pool.keys[0].breaker.opens == 1
     assert refuse(pool, now=6.0).keys[0]["state"] == "cooling"
+
+
+def test_a_breaker_probe_lent_before_an_auth_disable_cannot_re_enable() -> None:
+    pool = make_pool("a", breaker_threshold=1, breaker_backoff=5)
+    old = Pick(pool.keys[0], MODEL, epoch=0)  # lent while the breaker was closed
+    fail(pool, "a", Transient("HTTP 500"))
+    [probe] = pool.claim_probes(5.0)
+    pool.report(old, AuthFailure("PERMISSION_DENIED"), now=5.1, wall=NOON_UTC)
+    pool.report(probe, Success(), now=5.2, wall=NOON_UTC)  # GET models still passes
+    pool.release(probe, 5.2)
+    assert pool.keys[0].disabled == "auth: PERMISSION_DENIED"
+
+
+def test_an_old_trial_released_late_cannot_free_a_newer_trial() -> None:
+    pool = make_pool("a", breaker_threshold=1, breaker_backoff=5)
+    fail(pool, "a", Transient("HTTP 500"))
+    old_trial = lend(pool, now=5.0)
+    fail(pool, "a", AuthFailure("API_KEY_INVALID"), now=5.1)  # disabled: a new epoch
+    [recheck] = pool.claim_probes(3605.1)
+    pool.report(recheck, Success(), now=3605.1, wall=NOON_UTC)  # re-enabled
+    pool.release(recheck, 3605.1)
+    fail(pool, "a", Transient("HTTP 500"), now=3606.0)  # opens again
+    new_trial = lend(pool, now=3611.0)
+    assert new_trial.trial
+    pool.release(old_trial, 3611.5)  # the old trial's client finally leaves
+    assert refuse(pool, now=3611.5).keys[0]["state"] == "trial_in_flight"
 
 
 def test_rpm_budget_skips_the_key_before_it_earns_a_429() -> None:
@@ -474,6 +503,9 @@ def test_results_from_before_the_breaker_opened_are_stale() -> None:
     pool.report(mine[4], Transient("HTTP 503"), now=6.5, wall=NOON_UTC)
     assert pool.keys[0].breaker.failures == 0
     assert pool.keys[0].health.counts(6.5) == (1, 0)
+    stale_success = Pick(pool.keys[0], MODEL, epoch=0)
+    pool.report(stale_success, Success(), now=6.6, wall=NOON_UTC)
+    assert pool.keys[0].health.counts(6.6) == (1, 0)
 
 
 def test_an_auth_failure_on_a_trial_resets_the_breaker() -> None:

@@ -304,3 +304,31 @@ async def test_a_key_that_fails_every_stream_midway_is_taken_out(
         assert sum(b"error" in body for body in bodies) == 3
         assert h.key("a").breaker.state.value == "open"
         assert len(h.calls("a", rpc="streamGenerateContent")) == 3
+
+
+async def test_a_whole_stream_closes_a_breaker_on_probation(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with running(tmp_path, keys=("a",), breaker_threshold=1) as h:
+        h.sim.faults.add("internal", key=KEYS["a"], rpc="generateContent")
+        assert (await h.chat()).status_code == 503  # its breaker opened; no key left
+        assert h.key("a").breaker.state.value == "open"
+        await trio.sleep(10)  # the probe (GET models) passed
+        assert h.key("a").breaker.state.value == "probation"
+        body = await h.stream()
+        assert body.endswith(b"data: [DONE]\n\n")
+        assert b"error" not in body
+        # Judged at its end: a complete stream is the success that closes the breaker.
+        assert h.key("a").breaker.state.value == "closed"
+        assert h.key("a").breaker.opens == 0
+
+
+async def test_a_wait_leaves_time_for_the_attempt_after_it(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with running(tmp_path, request_timeout=5, max_wait=5) as h:
+        h.rate_limit_every_key("4.5s")
+        response = await h.chat()
+        # 4.5 s of waiting would leave 0.5 s for the call: not worth it; 429 at once.
+        assert response.status_code == 429
+        assert response.headers["retry-after"] == "5"

@@ -3,9 +3,9 @@
                failure (n-th in a row)              backoff elapsed
     CLOSED  -------------------------->  OPEN  ---------------------->  HALF_OPEN
       ^   ^                             ^    ^                            |    |
-      |   |  trial success / responded  |    |   trial failure            |    |
+      |   |  trial success              |    |   trial failure            |    |
       |   +-----------------------------+----+----------------------------+    |
-      |                                 |                                      | probe passed
+      |                                 |                     probe passed, or | trial responded
       |   live success                  |  live failure (the first)            v
       +-------------------------------- PROBATION  <---------------------------+
 
@@ -141,7 +141,6 @@ class Breaker:
     def _probation(self, now: float) -> State:
         # `opens` is kept: if a live call fails, the next open period is longer.
         self.trial_taken = False
-        self.failures = 0
         return State.PROBATION
 
     def _open(self, now: float) -> State:
@@ -180,7 +179,8 @@ TRANSITIONS: dict[tuple[State, Event], Callable[[Breaker, float], State]] = {
     (State.HALF_OPEN, Event.TRIAL_START): Breaker._take_trial,
     (State.HALF_OPEN, Event.TRIAL_ABANDONED): Breaker._free_trial,
     (State.HALF_OPEN, Event.SUCCESS): Breaker._close,
-    (State.HALF_OPEN, Event.RESPONDED): Breaker._close,
+    # A 429 or a rejected request shows the key answers, as a probe does, no more.
+    (State.HALF_OPEN, Event.RESPONDED): Breaker._probation,
     (State.HALF_OPEN, Event.FAILURE): Breaker._open,
     (State.HALF_OPEN, Event.PROBE_OK): Breaker._probation,
     # A 429 or a rejected request proves nothing about the model: still on probation.

@@ -234,7 +234,8 @@ class KeyPool:
         # into a different epoch: it says nothing about the key as it is now.
         stale = pick.epoch != key.breaker.epoch
         if pick.probe:
-            self._probe_result(key, outcome, now)
+            if not (pick.trial and stale):
+                self._probe_result(key, outcome, now)
         elif not model and not isinstance(outcome, Transient | AuthFailure):
             # Listing or describing models proves what a probe proves, no more.
             if not stale:
@@ -249,8 +250,9 @@ class KeyPool:
                 self._breaker(pick, Event.RESPONDED, now)
         elif isinstance(outcome, Transient):
             if not stale:
-                key.health.record(False, now)
-                key.last_model = model or key.last_model
+                if model:  # health is about serving a model (successes never come model-less)
+                    key.health.record(False, now)
+                    key.last_model = model
                 self._breaker(pick, Event.FAILURE, now)
         elif isinstance(outcome, AuthFailure):
             key.health.record(False, now)
