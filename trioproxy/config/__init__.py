@@ -1,6 +1,7 @@
-"""keys.yaml: the schema (`model`), `${ENV}` expansion (`env`) and validation (`loader`)."""
+"""keys.yaml: the schema (`model`), `${ENV}` expansion (`env`), and validation (`loader`,
+walking the document with `reader`)."""
 
-from trioproxy.config.loader import ConfigError, Problem, build_config, load_config
+from trioproxy.config.loader import ConfigError, build_config, load_config
 from trioproxy.config.model import (
     ClientSpec,
     Config,
@@ -8,6 +9,7 @@ from trioproxy.config.model import (
     KeySpec,
     UpstreamSpec,
 )
+from trioproxy.config.reader import Problem
 
 __all__ = [
     "ClientSpec",

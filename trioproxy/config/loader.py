@@ -12,13 +12,12 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from trioproxy.config.env import UnsetVariable, expand
 from trioproxy.config.model import (
     DEFAULT_GEMINI_BASE_URL,
     POLICIES,
@@ -29,18 +28,12 @@ from trioproxy.config.model import (
     LimitSpec,
     UpstreamSpec,
 )
+from trioproxy.config.reader import Problem, Reader, field_name, kind
 from trioproxy.secret import Secret
 
 UPSTREAM_TYPES = ("gemini",)
 MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 API_VERSIONS = ("v1beta", "v1")
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    path: str
-    message: str
-    unset_variable: str | None = None
 
 
 class ConfigError(Exception):
@@ -52,77 +45,6 @@ class ConfigError(Exception):
             for p in problems
         ]
         super().__init__("invalid config\n  " + "\n  ".join(lines))
-
-
-class _Reader:
-    """Walks the parsed YAML, recording problems instead of raising at the first one."""
-
-    def __init__(self, env: Mapping[str, str]) -> None:
-        self.env = env
-        self.problems: list[Problem] = []
-
-    def problem(self, path: str, message: str, unset: str | None = None) -> None:
-        self.problems.append(Problem(path, message, unset))
-
-    def mapping(
-        self, node: Any, path: str, allowed: set[str], required: set[str]
-    ) -> dict[str, Any]:
-        if not isinstance(node, dict):
-            self.problem(path, f"must be a mapping, got {_kind(node)}")
-            return {}
-        for name in node:
-            if name not in allowed:
-                hint = ", ".join(sorted(allowed))
-                self.problem(
-                    _join(path, _field_name(name)), f"unknown field (expected one of: {hint})"
-                )
-        for name in sorted(required - node.keys()):
-            self.problem(_join(path, name), "is required")
-        return node
-
-    def sequence(self, node: Any, path: str) -> list[Any]:
-        if node is None:
-            return []
-        if not isinstance(node, list):
-            self.problem(path, f"must be a list, got {_kind(node)}")
-            return []
-        return node
-
-    def string(self, node: Any, path: str, *, secret: bool = False) -> str | None:
-        if not isinstance(node, str | int | float) or isinstance(node, bool):
-            self.problem(path, f"must be a string, got {_kind(node)}")
-            return None
-        try:
-            value = expand(str(node), self.env)
-        except UnsetVariable as unset:
-            self.problem(path, f"environment variable {unset.name} is not set", unset.name)
-            return None
-        if not value.strip():
-            self.problem(path, "must not be empty" + (" (the secret is empty)" if secret else ""))
-            return None
-        return value
-
-    def number(
-        self, node: Any, path: str, *, minimum: float, integer: bool = False
-    ) -> float | None:
-        if isinstance(node, bool) or not isinstance(node, int | float):
-            self.problem(path, f"must be a number, got {_kind(node)}")
-            return None
-        if integer and not isinstance(node, int):
-            self.problem(path, "must be a whole number")
-            return None
-        if node < minimum:
-            self.problem(path, f"must be at least {minimum:g}")
-            return None
-        return node
-
-    def unique(self, names: list[tuple[str, str]], what: str) -> None:
-        seen: dict[str, str] = {}
-        for path, name in names:
-            if name in seen:
-                self.problem(path, f"duplicate {what} name {name!r} (also at {seen[name]})")
-            else:
-                seen[name] = path
 
 
 def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> Config:
@@ -143,7 +65,7 @@ def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = No
 
 
 def build_config(document: Any, source: str, env: Mapping[str, str]) -> Config:
-    reader = _Reader(env)
+    reader = Reader(env)
     root = reader.mapping(
         {} if document is None else document,
         "",
@@ -195,7 +117,7 @@ def build_config(document: Any, source: str, env: Mapping[str, str]) -> Config:
     )
 
 
-def _upstream(reader: _Reader, node: Any, path: str) -> UpstreamSpec | None:
+def _upstream(reader: Reader, node: Any, path: str) -> UpstreamSpec | None:
     before = len(reader.problems)
     data = reader.mapping(
         node,
@@ -244,7 +166,7 @@ _KEY_FIELDS = {"name", "key", "project", "weight", "priority", "limits"}
 _LIMIT_FIELDS = ("rpm", "rpd", "tpm")
 
 
-def _key(reader: _Reader, node: Any, path: str, upstream: str) -> KeySpec | None:
+def _key(reader: Reader, node: Any, path: str, upstream: str) -> KeySpec | None:
     before = len(reader.problems)
     data = reader.mapping(node, path, _KEY_FIELDS, {"name", "key"})
     name = reader.string(data.get("name"), f"{path}.name") if "name" in data else None
@@ -271,32 +193,30 @@ def _key(reader: _Reader, node: Any, path: str, upstream: str) -> KeySpec | None
     )
 
 
-def _limits(reader: _Reader, node: Any, path: str) -> tuple[LimitSpec, ...]:
+def _limits(reader: Reader, node: Any, path: str) -> tuple[LimitSpec, ...]:
     """`limits: {<model glob>: {rpm, rpd, tpm}}`; the first glob matching a model applies."""
     if node is None:
         return ()
     if not isinstance(node, dict):
-        reader.problem(path, f"must be a mapping of model glob: limits, got {_kind(node)}")
+        reader.problem(path, f"must be a mapping of model glob: limits, got {kind(node)}")
         return ()
     limits = []
     for glob, values in node.items():
-        where = f"{path}.{_field_name(glob)}"
+        where = f"{path}.{field_name(glob)}"
         data = reader.mapping(values, where, set(_LIMIT_FIELDS), set())
         if not data and isinstance(values, dict):
             reader.problem(where, "must set at least one of rpm, rpd, tpm")
         numbers: dict[str, int] = {}
-        for field_name in _LIMIT_FIELDS:
-            if field_name in data:
-                value = reader.number(
-                    data[field_name], f"{where}.{field_name}", minimum=1, integer=True
-                )
+        for limit in _LIMIT_FIELDS:
+            if limit in data:
+                value = reader.number(data[limit], f"{where}.{limit}", minimum=1, integer=True)
                 if value is not None:
-                    numbers[field_name] = int(value)
+                    numbers[limit] = int(value)
         limits.append(LimitSpec(models=str(glob), **numbers))
     return tuple(limits)
 
 
-def _client(reader: _Reader, node: Any, path: str) -> ClientSpec | None:
+def _client(reader: Reader, node: Any, path: str) -> ClientSpec | None:
     data = reader.mapping(node, path, {"name", "key"}, {"name", "key"})
     name = reader.string(data.get("name"), f"{path}.name") if "name" in data else None
     secret = reader.string(data.get("key"), f"{path}.key", secret=True) if "key" in data else None
@@ -305,11 +225,11 @@ def _client(reader: _Reader, node: Any, path: str) -> ClientSpec | None:
     return ClientSpec(name=name, secret=Secret(secret))
 
 
-def _aliases(reader: _Reader, node: Any) -> dict[str, str]:
+def _aliases(reader: Reader, node: Any) -> dict[str, str]:
     if node is None:
         return {}
     if not isinstance(node, dict):
-        reader.problem("aliases", f"must be a mapping of alias: model, got {_kind(node)}")
+        reader.problem("aliases", f"must be a mapping of alias: model, got {kind(node)}")
         return {}
     aliases: dict[str, str] = {}
     for alias, target in node.items():
@@ -327,7 +247,7 @@ def _aliases(reader: _Reader, node: Any) -> dict[str, str]:
 _INTEGER_SETTINGS = ("max_attempts", "max_body_bytes", "breaker_threshold")
 
 
-def _gateway(reader: _Reader, node: Any) -> GatewaySettings:
+def _gateway(reader: Reader, node: Any) -> GatewaySettings:
     if node is None:
         return GatewaySettings()
     names = {f.name for f in fields(GatewaySettings)}
@@ -344,7 +264,7 @@ def _gateway(reader: _Reader, node: Any) -> GatewaySettings:
     return GatewaySettings(**values)
 
 
-def _unique_secrets(reader: _Reader, entries: list[tuple[str, str]], what: str) -> None:
+def _unique_secrets(reader: Reader, entries: list[tuple[str, str]], what: str) -> None:
     seen: dict[str, str] = {}
     for path, fingerprint in entries:
         if fingerprint in seen:
@@ -356,7 +276,7 @@ def _unique_secrets(reader: _Reader, entries: list[tuple[str, str]], what: str) 
 
 
 def _project_limits_agree(
-    reader: _Reader, names: list[tuple[str, str]], keys: list[KeySpec]
+    reader: Reader, names: list[tuple[str, str]], keys: list[KeySpec]
 ) -> None:
     # The keys of a project spend one quota, so they share one budget: it must be the same
     # on every key, or which one applies would depend on the order of the file.
@@ -372,19 +292,3 @@ def _project_limits_agree(
                 f"keys of project {key.project!r} share one quota and must declare the same "
                 f"limits (differs from {seen[0].removesuffix('.name')})",
             )
-
-
-def _field_name(name: object) -> str:
-    # A secret pasted one line off can land as a mapping key; never echo a long one whole.
-    text = str(name)
-    return text if len(text) <= 32 else text[:6] + "…"
-
-
-def _join(path: str, name: str) -> str:
-    return f"{path}.{name}" if path else name
-
-
-def _kind(node: Any) -> str:
-    return {dict: "a mapping", list: "a list", type(None): "nothing"}.get(
-        type(node), type(node).__name__
-    )
