@@ -77,6 +77,8 @@ class Served(Generic[T]):
     result: T
     pick: Pick
     attempts: int
+    # The successful attempt's record: a stream's final verdict is written into it.
+    record: AttemptRecord
 
     @property
     def key(self) -> KeyState:
@@ -175,7 +177,7 @@ class Dispatcher:
                     self.pool.answered(choice)
                 else:
                     self._settle(choice, Success(), record)
-                return Served(result, choice, number)
+                return Served(result, choice, number, record)
             self._settle(choice, failure.outcome, record)
             self.release(choice)
             if isinstance(failure.outcome, ClientFault):
@@ -236,6 +238,11 @@ class Dispatcher:
 
     def report(self, pick: Pick, outcome: Outcome) -> None:
         self.pool.report(pick, outcome, now=trio.current_time(), wall=self.wall())
+
+    def judge_stream(self, served: Served[Any], outcome: Outcome) -> None:
+        """A held stream's verdict (its end, or a failure midway): to the pool, and into
+        the decision record, which said "ok" at the first chunk."""
+        self._settle(served.pick, outcome, served.record)
 
     def release(self, pick: Pick) -> None:
         self.pool.release(pick, trio.current_time())

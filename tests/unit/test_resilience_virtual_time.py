@@ -304,6 +304,13 @@ async def test_a_key_that_fails_every_stream_midway_is_taken_out(
         assert sum(b"error" in body for body in bodies) == 3
         assert h.key("a").breaker.state.value == "open"
         assert len(h.calls("a", rpc="streamGenerateContent")) == 3
+        on_a = [
+            (a.outcome, a.detail)
+            for d in h.app.gateway.dispatcher.decisions.recent()
+            for a in d.attempts
+            if a.key == "a"
+        ]
+        assert on_a == [("failed", "HTTP 503 UNAVAILABLE")] * 3
 
 
 async def test_a_whole_stream_closes_a_breaker_on_probation(

@@ -109,12 +109,12 @@ async def chat_completions() -> Response:
         on_request_end(lambda: dispatcher.release(pick))
 
         def report(outcome: Outcome) -> None:
-            dispatcher.report(pick, outcome)
+            dispatcher.judge_stream(served, outcome)
 
         def finished(usage: Usage, completed: bool) -> None:
             if completed:
                 # The stream's verdict: only a whole answer counts as a success.
-                dispatcher.report(pick, Success())
+                dispatcher.judge_stream(served, Success())
             dispatcher.record_tokens(pick, usage.prompt_tokens)
             dispatcher.release(pick)
 
