@@ -2,9 +2,10 @@
 
 Lifespan (quart-trio's app nursery hosts the services):
   before_serving  shared httpx client -> simulated Gemini (offline demo only) -> Gateway
-                  -> health prober (needs the gateway's pool and upstreams)
-  after_serving   stop the prober, then close the httpx client (in-flight requests have
-                  finished or been cancelled by hypercorn's graceful timeout by then)
+                  -> the supervisor's services, in order (trioproxy.supervisor)
+  after_serving   stop the services in reverse order, then close the httpx client
+                  (in-flight requests have finished or been cancelled by hypercorn's
+                  graceful timeout by then)
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from trioproxy.routes.openai import blueprint as openai_blueprint
 from trioproxy.runtime import Runtime, resolve
 from trioproxy.serving import serve_app
 from trioproxy.settings import Settings
+from trioproxy.supervisor import Service, Supervisor
 from trioproxy.upstream import make_http_client
 
 _HTTP_ERROR_TYPES = {
@@ -44,6 +46,7 @@ class TrioProxyApp(QuartTrio):
     gateway: Gateway
     prober: HealthProber
     runtime: Runtime
+    supervisor: Supervisor
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -89,9 +92,9 @@ def create_app(
         if runtime.simulated:
             base_url = await _start_simulation(app)
         app.gateway = Gateway(runtime.config, http, base_url_override=base_url, wall=wall)
-        # Hosted in the app nursery until the supervisor (lifecycle issue) takes it over.
         app.prober = HealthProber(app.gateway)
-        await app.nursery.start(app.prober.run)
+        app.supervisor = Supervisor([Service("health prober", app.prober.run)])
+        await app.supervisor.start(app.nursery)
         logs.event(
             "gateway started",
             keys=len(runtime.config.keys),
@@ -103,7 +106,8 @@ def create_app(
 
     @app.after_serving
     async def stop() -> None:
-        await app.prober.stop()
+        # The services first: none may still use the http client once it is closed.
+        await app.supervisor.stop()
         await app.gateway.http.aclose()
 
     @app.before_request

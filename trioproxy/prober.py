@@ -34,26 +34,17 @@ class HealthProber:
         self.gateway = gateway
         self.probes = 0
         self._wake = trio.Event()
-        self._scope = trio.CancelScope()
-        self._stopped = trio.Event()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """A supervisor service: runs until cancelled, probes included."""
         pool = self.gateway.pool
         pool.listeners.append(self._changed)
         try:
-            with self._scope:
-                task_status.started()
-                async with trio.open_nursery() as nursery:
-                    await self._loop(nursery)
+            task_status.started()
+            async with trio.open_nursery() as nursery:
+                await self._loop(nursery)
         finally:
             pool.listeners.remove(self._changed)
-            self._stopped.set()
-
-    async def stop(self) -> None:
-        """Cancel every probe and return once they are all gone (before the http client
-        they use is closed)."""
-        self._scope.cancel()
-        await self._stopped.wait()
 
     def _changed(self) -> None:
         self._wake.set()
