@@ -104,13 +104,19 @@ class PoolExhausted(ProxyError):
     """No credential can serve the request now."""
 
 
+def retry_after_header(seconds: float) -> str:
+    """`Retry-After` takes whole seconds: rounded up, and never 0 (which would invite an
+    immediate retry into the same wall)."""
+    return str(max(1, math.ceil(seconds)))
+
+
 class AllCooling(PoolExhausted):
     status = 429
     type = "rate_limit_exceeded"
     code = "rate_limit_exceeded"
 
     def __init__(self, message: str, *, retry_after: float, per_day: bool = False) -> None:
-        headers = {"retry-after": str(max(1, math.ceil(retry_after)))}
+        headers = {"retry-after": retry_after_header(retry_after)}
         if per_day:
             # The OpenAI SDKs read this before anything else: do not hammer a pool that is
             # out of daily quota until its reset.
@@ -143,8 +149,8 @@ class PoolUnavailable(PoolExhausted):
             # tell the OpenAI SDKs (which retry 503 by default) not to.
             headers["x-should-retry"] = "false"
         elif retry_after is not None:
-            # When the first open breaker admits a trial.
-            headers["retry-after"] = str(max(1, math.ceil(retry_after)))
+            # When the first key is usable again (a breaker's backoff ends, a cooldown).
+            headers["retry-after"] = retry_after_header(retry_after)
         super().__init__(message, headers=headers or None)
         self.keys = keys
 
