@@ -19,13 +19,6 @@ REQUESTS_PER_DAY = "requests_per_day"
 TOKENS_PER_DAY = "tokens_per_day"
 # A 429 that names no quota (the "minimal" body, or only a Help link).
 UNSPECIFIED = "unspecified"
-DIMENSIONS = (
-    REQUESTS_PER_MINUTE,
-    TOKENS_PER_MINUTE,
-    REQUESTS_PER_DAY,
-    TOKENS_PER_DAY,
-    UNSPECIFIED,
-)
 
 
 def dimension_of(quota_id: str) -> str:

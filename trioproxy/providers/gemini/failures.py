@@ -14,6 +14,7 @@ from typing import Any
 
 from trioproxy.errors import ProxyError, UpstreamError
 from trioproxy.pool.outcome import AuthFailure, ClientFault, Outcome, RateLimited, Transient
+from trioproxy.pool.quota import dimension_of, is_daily
 from trioproxy.secret import Secret
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)(s|ms)\s*$")
@@ -102,7 +103,7 @@ def _rate_limited(message: str, details: list[dict[str, Any]]) -> Failure:
         match = _RETRY_IN_MESSAGE.search(message)
         if match:
             retry_after = float(match.group(1)) / (1000 if match.group(2) == "ms" else 1)
-    per_day = any("PerDay" in quota_id for quota_id in quota_ids)
+    per_day = any(is_daily(dimension_of(quota_id)) for quota_id in quota_ids)
     outcome = RateLimited(retry_after, per_day=per_day, quota_ids=tuple(quota_ids))
     error = UpstreamError(
         message,
