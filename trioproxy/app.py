@@ -24,9 +24,11 @@ from werkzeug.exceptions import HTTPException
 from trioproxy import logs, request_scope
 from trioproxy.access import authenticate
 from trioproxy.codec import dumps
+from trioproxy.config_watcher import ConfigWatcher
 from trioproxy.errors import ClientError, ProxyError
 from trioproxy.gateway import Gateway
 from trioproxy.prober import HealthProber
+from trioproxy.reload import Reloader
 from trioproxy.routes.health import blueprint as health_blueprint
 from trioproxy.routes.openai import blueprint as openai_blueprint
 from trioproxy.runtime import Runtime, resolve
@@ -45,8 +47,15 @@ _HTTP_ERROR_TYPES = {
 class TrioProxyApp(QuartTrio):
     gateway: Gateway
     prober: HealthProber
+    reloader: Reloader
     runtime: Runtime
     supervisor: Supervisor
+
+    def swap_gateway(self, gateway: Gateway) -> None:
+        """Make a reloaded config current: one assignment (requests pin theirs)."""
+        self.gateway = gateway
+        self.config["MAX_CONTENT_LENGTH"] = gateway.config.gateway.max_body_bytes
+        self.prober.follow(gateway)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -93,7 +102,19 @@ def create_app(
             base_url = await _start_simulation(app)
         app.gateway = Gateway(runtime.config, http, base_url_override=base_url, wall=wall)
         app.prober = HealthProber(app.gateway)
-        app.supervisor = Supervisor([Service("health prober", app.prober.run)])
+        app.reloader = Reloader(
+            settings,
+            simulated=runtime.simulated,
+            current=lambda: app.gateway,
+            swap=app.swap_gateway,
+        )
+        app.reloader.remember(runtime.raw)
+        services = []
+        if settings.watch_config:
+            watcher = ConfigWatcher(app.reloader, settings.config_path)
+            services.append(Service("config watcher", watcher.run))
+        services.append(Service("health prober", app.prober.run))
+        app.supervisor = Supervisor(services)
         await app.supervisor.start(app.nursery)
         logs.event(
             "gateway started",
@@ -115,9 +136,11 @@ def create_app(
         g.start = time.perf_counter()
         g.request_id = (request.headers.get("x-request-id") or uuid.uuid4().hex)[:128]
         g.caller = None
+        # The one read of the current config for this request (a reload swaps it).
+        g.gateway = app.gateway
         if request.path.startswith("/v1/"):
             g.caller = authenticate(
-                app.gateway.config.clients,
+                g.gateway.config.clients,
                 request.headers.get("authorization"),
                 request.remote_addr,
             )

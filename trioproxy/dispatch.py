@@ -247,8 +247,8 @@ class Dispatcher:
     def release(self, pick: Pick) -> None:
         self.pool.release(pick, trio.current_time())
 
-    def record_tokens(self, pick: Pick, tokens: int) -> None:
-        self.pool.record_tokens(pick, tokens, trio.current_time())
+    def record_tokens(self, pick: Pick, prompt: int, completion: int) -> None:
+        self.pool.record_tokens(pick, prompt, completion, now=trio.current_time(), wall=self.wall())
 
     def _out_of_attempts(self, model: str, last: Failure) -> ProxyError:
         # The pool as the client's retry will find it (this request's own exclusions

@@ -1,7 +1,8 @@
 """Everything a request needs, built from one Config: pool, dispatcher, upstream APIs.
 
-One `Gateway` per config; a request reads `app.gateway` once and keeps that object, so a
-config swap (hot reload) can never show it half of one config and half of another.
+One `Gateway` per config; a request reads `app.gateway` once (into `g.gateway`) and keeps
+that object, so a reload, which swaps `app.gateway`, can never show a request half of one
+config and half of another.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ _PREFIXES = ("models/", "google/", "gemini/")
 
 
 class Gateway:
+    pool: KeyPool
+    dispatcher: Dispatcher
+
     def __init__(
         self,
         config: Config,
@@ -31,13 +35,19 @@ class Gateway:
         *,
         base_url_override: str | None = None,
         wall: Callable[[], float] = time.time,
+        previous: Gateway | None = None,
     ) -> None:
+        """`previous`: the gateway this one replaces on a reload; its keys' state and its
+        decision records carry over (see KeyPool)."""
         self.config = config
         self.http = http
+        self.base_url_override = base_url_override
+        self.wall = wall
         self.pool = KeyPool(
             config.keys,
             settings=config.gateway,
             policies={upstream.name: upstream.policy for upstream in config.upstreams},
+            previous=previous.pool if previous is not None else None,
         )
         self.apis = {
             upstream.name: GeminiAPI(
@@ -47,7 +57,23 @@ class Gateway:
         }
         # `wall` (UNIX time) only places daily quota resets; everything else runs on the
         # trio clock. Tests pass one that follows their virtual clock.
-        self.dispatcher = Dispatcher(self.pool, http, config.gateway, wall=wall)
+        self.dispatcher = Dispatcher(
+            self.pool,
+            http,
+            config.gateway,
+            wall=wall,
+            decisions=previous.dispatcher.decisions if previous is not None else None,
+        )
+
+    def successor(self, config: Config) -> Gateway:
+        """The gateway for a reloaded config: same client, same upstream override."""
+        return Gateway(
+            config,
+            self.http,
+            base_url_override=self.base_url_override,
+            wall=self.wall,
+            previous=self,
+        )
 
     def api_for(self, key: KeyState) -> GeminiAPI:
         return self.apis[key.spec.upstream]

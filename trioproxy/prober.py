@@ -37,21 +37,30 @@ class HealthProber:
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """A supervisor service: runs until cancelled, probes included."""
-        pool = self.gateway.pool
-        pool.listeners.append(self._changed)
+        self.gateway.pool.listeners.append(self._changed)
         try:
             task_status.started()
             async with trio.open_nursery() as nursery:
                 await self._loop(nursery)
         finally:
-            pool.listeners.remove(self._changed)
+            self.gateway.pool.listeners.remove(self._changed)
+
+    def follow(self, gateway: Gateway) -> None:
+        """A reload swapped the gateway: watch its pool from now on. Probes already out
+        report to the gateway that lent them (the key state is the same object)."""
+        old = self.gateway
+        if self._changed in old.pool.listeners:
+            old.pool.listeners.remove(self._changed)
+            gateway.pool.listeners.append(self._changed)
+        self.gateway = gateway
+        self._wake.set()
 
     def _changed(self) -> None:
         self._wake.set()
 
     async def _loop(self, nursery: trio.Nursery) -> None:
-        pool = self.gateway.pool
         while True:
+            pool = self.gateway.pool
             now = trio.current_time()
             for pick in pool.claim_probes(now):
                 nursery.start_soon(self._probe, pick)

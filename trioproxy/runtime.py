@@ -14,7 +14,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from trioproxy.config import Config, ConfigError, load_config
+from trioproxy.config import Config, ConfigError
+from trioproxy.config.loader import parse_config, read_config
 from trioproxy.settings import Settings
 
 _KEY_SECRET_PATH = re.compile(r"^upstreams\[\d+\]\.keys\[\d+\]\.key$")
@@ -25,25 +26,38 @@ SIMULATED_SECRET_PREFIX = "simulated-"
 class Runtime:
     config: Config
     simulated: bool
+    # The bytes the config was built from (a reload compares the file against them).
+    raw: bytes = b""
 
 
-def resolve(settings: Settings, env: Mapping[str, str] | None = None) -> Runtime:
+def resolve(
+    settings: Settings, env: Mapping[str, str] | None = None, *, raw: bytes | None = None
+) -> Runtime:
+    """The config to run, from `settings.config_path` (or its bytes `raw`, already read)."""
     env = dict(os.environ if env is None else env)
+    source = str(settings.config_path)
+    if raw is None:
+        raw = read_config(settings.config_path)
+    text = raw
+
+    def load(env: Mapping[str, str]) -> Config:
+        return parse_config(text, source, env)
+
     if settings.simulate == "off":
-        return Runtime(load_config(settings.config_path, env), simulated=False)
+        return Runtime(load(env), simulated=False, raw=raw)
     try:
-        config = load_config(settings.config_path, env)
+        config = load(env)
     except ConfigError as error:
         unset = _only_unset_key_variables(error)
         if unset is None:
             raise
         for name in set(unset):
             env[name] = SIMULATED_SECRET_PREFIX + name.lower()
-        simulated = load_config(settings.config_path, env)
+        simulated = load(env)
         if len(unset) != len(simulated.keys):
             raise  # some keys are real: a missing variable is a mistake, not a demo
-        return Runtime(simulated, simulated=True)
-    return Runtime(config, simulated=settings.simulate == "on")
+        return Runtime(simulated, simulated=True, raw=raw)
+    return Runtime(config, simulated=settings.simulate == "on", raw=raw)
 
 
 def _only_unset_key_variables(error: ConfigError) -> list[str] | None:

@@ -19,6 +19,8 @@ class Settings:
     # (every key's ${ENV} is unset); on: always; off: never (unset variables are errors).
     simulate: SimulateMode = "auto"
     log_level: str = "INFO"
+    # Reload keys.yaml when the file changes (SIGHUP and the admin API reload either way).
+    watch_config: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -31,4 +33,16 @@ class Settings:
             data_dir=Path(env.get("TRIOPROXY_DATA_DIR", "data")),
             simulate=simulate,  # type: ignore[arg-type]
             log_level=env.get("TRIOPROXY_LOG_LEVEL", "INFO").upper(),
+            watch_config=_flag(env, "TRIOPROXY_WATCH_CONFIG", default=True),
         )
+
+
+def _flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:
+    value = env.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name} must be on or off, not {value!r}")

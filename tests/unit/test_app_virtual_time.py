@@ -72,7 +72,8 @@ def make_app(
     }
     config = build_config(document, "test.yaml", {})
     return create_app(
-        Settings(config_path=tmp_path / "k.yaml"),
+        # Virtual time: no watcher thread (a real-time thread makes the autojump clock race).
+        Settings(config_path=tmp_path / "k.yaml", data_dir=tmp_path, watch_config=False),
         runtime=Runtime(config, simulated=False),
         transport=httpx.MockTransport(handler),
     )

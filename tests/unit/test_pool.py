@@ -405,9 +405,9 @@ def test_rpd_budget_resets_at_pacific_midnight() -> None:
 def test_tpm_budget_counts_reported_tokens() -> None:
     pool = make_pool(spec("a", limits=(LimitSpec("*", tpm=1000),)))
     first = lend(pool, now=0.0)
-    pool.record_tokens(first, 600, 0.0)
+    pool.record_tokens(first, 600, 0, now=0.0, wall=NOON_UTC)
     second = lend(pool, now=10.0)
-    pool.record_tokens(second, 500, 10.0)
+    pool.record_tokens(second, 500, 0, now=10.0, wall=NOON_UTC)
     assert refuse(pool, now=20.0).retry_after == pytest.approx(40.0)
     assert pick(pool, now=60.0) == "a"
 

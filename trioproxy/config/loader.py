@@ -49,11 +49,23 @@ class ConfigError(Exception):
 
 def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> Config:
     """Load and validate keys.yaml; raise `ConfigError` listing every problem."""
-    source = str(path)
+    return parse_config(read_config(path), str(path), env)
+
+
+def read_config(path: str | os.PathLike[str]) -> bytes:
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        return Path(path).read_bytes()
     except OSError as error:
-        raise ConfigError(source, [Problem("", f"cannot read file: {error.strerror}")]) from None
+        raise ConfigError(str(path), [Problem("", f"cannot read file: {error.strerror}")]) from None
+
+
+def parse_config(raw: bytes, source: str, env: Mapping[str, str] | None = None) -> Config:
+    """Validate the bytes of a keys.yaml read earlier (a reload reads the file once, so the
+    text it validates is the text whose digest it remembers)."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ConfigError(source, [Problem("", f"not UTF-8 text (byte {error.start})")]) from None
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as error:

@@ -17,9 +17,10 @@ UNHEALTHY_BELOW = 0.5
 
 
 class HealthWindow:
-    __slots__ = ("_buckets", "_failures", "_span", "_successes")
+    __slots__ = ("_buckets", "_failures", "_span", "_successes", "window")
 
     def __init__(self, window: float) -> None:
+        self.window = window
         self._span = window / BUCKETS
         # (bucket index, successes, failures), oldest first.
         self._buckets: deque[list[int]] = deque()

@@ -67,6 +67,9 @@ class _Tier:
 
 
 class KeyPool:
+    keys: list[KeyState]
+    by_name: dict[str, KeyState]
+
     def __init__(
         self,
         keys: Iterable[KeySpec],
@@ -74,6 +77,7 @@ class KeyPool:
         settings: GatewaySettings | None = None,
         policies: Mapping[str, str] | None = None,
         random: Callable[[], float] = _random.random,
+        previous: KeyPool | None = None,
     ) -> None:
         self.settings = settings or GatewaySettings()
         policy = BreakerPolicy(
@@ -81,17 +85,35 @@ class KeyPool:
             self.settings.breaker_backoff,
             self.settings.breaker_max_backoff,
         )
-        projects: dict[str, QuotaScope] = {}
+        # A reload builds a new pool from the previous one: a key with the same name and
+        # secret is the same credential, so it keeps its state (cooldowns, breaker,
+        # health, load); a project keeps its scope. Everything else starts fresh.
+        kept = previous.by_name if previous is not None else {}
+        scopes = dict(previous.scopes) if previous is not None else {}
+        self.scopes: dict[str, QuotaScope] = {}
+        # Keys whose state changed since the state writer last looked: a set, shared
+        # with the pools before and after a reload, so marking a change is O(1), never
+        # blocks, never drops, and is bounded by the number of keys.
+        self.touched: set[KeyState] = previous.touched if previous is not None else set()
         self.keys = []
         for spec in keys:
-            quota = None
-            if spec.project:
+            scope_id = f"project:{spec.project}" if spec.project else f"key:{spec.name}"
+            scope = self.scopes.get(scope_id) or scopes.get(scope_id)
+            if scope is None:
+                scope = QuotaScope(scope_id, spec.limits)
+            else:
                 # The config requires one project's keys to declare the same limits.
-                quota = projects.setdefault(spec.project, QuotaScope(spec.project, spec.limits))
+                scope.set_limits(spec.limits)
+            self.scopes[scope_id] = scope
+            old = kept.get(spec.name)
+            if old is not None and old.spec.secret.fingerprint == spec.secret.fingerprint:
+                old.adopt(spec, scope, policy, self.settings.health_window)
+                self.keys.append(old)
+                continue
             self.keys.append(
                 KeyState(
                     spec,
-                    quota=quota,
+                    quota=scope,
                     breaker=policy,
                     health_window=self.settings.health_window,
                     random=random,
@@ -105,13 +127,15 @@ class KeyPool:
             groups[key.spec.priority][key.spec.upstream].append(key)
         policies = policies or {}
         self._tiers: list[_Tier] = []
-        self._selector_of: dict[str, Selector] = {}
         for priority in sorted(groups):
             tier = _Tier()
             for upstream, members in groups[priority].items():
                 selector = make_selector(policies.get(upstream, "round_robin"), members, random)
                 tier.groups.append(selector)
-                self._selector_of.update((key.name, selector) for key in members)
+                for key in members:
+                    # Calls lent by an older pool are released through it; the key tells
+                    # this pool's selector, whichever pool the call came from.
+                    key.selector = selector
             self._tiers.append(tier)
 
     # Choosing.
@@ -184,6 +208,7 @@ class KeyPool:
         budget = key.budget(model)
         if budget is not None:
             budget.record_request(now, wall)
+            self.touched.add(key)
         thaw = key.cooldowns.start_thaw(model, now)
         return Pick(key, model, trial=trial, thaw=thaw, epoch=key.breaker.epoch)
 
@@ -197,6 +222,7 @@ class KeyPool:
             if key.disabled is not None:
                 if key.disabled.startswith("auth") and key.auth_recheck_at <= now:
                     key.auth_recheck_at = now + self.settings.auth_recheck
+                    self.touched.add(key)
                     picks.append(Pick(key, key.last_model or "", probe=True))
             elif key.breaker.admits(now) and key.breaker.state is State.HALF_OPEN:
                 key.breaker.fire(Event.TRIAL_START, now)
@@ -229,6 +255,14 @@ class KeyPool:
         key, model = pick.key, pick.model
         self.answered(pick)
         pick.reported = True
+        self.touched.add(key)
+        if model and not pick.probe:
+            usage = key.usage.today(wall)
+            usage.requests += 1
+            if isinstance(outcome, RateLimited):
+                usage.rate_limited += 1
+            elif isinstance(outcome, Transient | AuthFailure):
+                usage.failures += 1
         before = (key.breaker.state, key.disabled)
         # A call lent before the breaker last opened (or the key was disabled) answers
         # into a different epoch: it says nothing about the key as it is now.
@@ -299,10 +333,19 @@ class KeyPool:
         # that comes back starts closed, and nothing lent before counts.
         key.breaker.retire()
 
-    def record_tokens(self, pick: Pick, tokens: int, now: float) -> None:
-        budget = pick.key.budget(pick.model)
+    def record_tokens(
+        self, pick: Pick, prompt: int, completion: int, *, now: float, wall: float
+    ) -> None:
+        """Tokens an answer reported: into the key's usage, and (prompt tokens: Gemini's
+        TPM counts input) into its local budget."""
+        key = pick.key
+        usage = key.usage.today(wall)
+        usage.prompt_tokens += prompt
+        usage.completion_tokens += completion
+        self.touched.add(key)
+        budget = key.budget(pick.model)
         if budget is not None:
-            budget.record_tokens(tokens, now)
+            budget.record_tokens(prompt, now)
 
     def release(self, pick: Pick, now: float) -> None:
         """The call is over. A trial that ended without a result frees the trial."""
@@ -315,6 +358,7 @@ class KeyPool:
             key.cooldowns.end_thaw(pick.model, pick.thaw, answered=False)
         if pick.trial and not pick.reported and pick.epoch == key.breaker.epoch:
             key.breaker.fire(Event.TRIAL_ABANDONED, now)
+            self.touched.add(key)
             self._changed()
 
     def _cool(
@@ -336,7 +380,8 @@ class KeyPool:
     def _load(self, key: KeyState, delta: int) -> None:
         before = key.inflight
         key.inflight += delta
-        self._selector_of[key.name].load_changed(key, before)
+        if key.selector is not None:
+            key.selector.load_changed(key, before)
 
     def _changed(self) -> None:
         for listener in self.listeners:

@@ -147,7 +147,8 @@ class Cooldowns:
 
 class QuotaScope:
     """The quota one Google Cloud project spends, shared by its keys (a key without a
-    `project` is a scope of its own): its cooldowns, thaws and local budgets."""
+    `project` is a scope of its own): its cooldowns, thaws and local budgets. `name` is
+    `project:<project>` or `key:<key name>`."""
 
     __slots__ = ("_budgets", "cooldowns", "limits", "name")
 
@@ -157,6 +158,13 @@ class QuotaScope:
         self.cooldowns = Cooldowns()
         # model -> its Budget; only models some limits glob matches get one.
         self._budgets: dict[str, Budget] = {}
+
+    def set_limits(self, limits: tuple[LimitSpec, ...]) -> None:
+        """New limits from a reload. Budgets counted against other limits start afresh;
+        cooldowns stay, because they are Gemini's, not ours."""
+        if limits != self.limits:
+            self.limits = limits
+            self._budgets.clear()
 
     def budget(self, model: str) -> Budget | None:
         """The local budget for `model` (created on first use), or None if unlimited."""

@@ -4,12 +4,18 @@ health, load."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol
 
 from trioproxy.config.model import KeySpec
 from trioproxy.pool.breaker import Breaker, BreakerPolicy
 from trioproxy.pool.budget import Budget
 from trioproxy.pool.health import HealthWindow
 from trioproxy.pool.quota import Cooldowns, QuotaScope
+from trioproxy.pool.usage import KeyUsage
+
+
+class LoadListener(Protocol):
+    def load_changed(self, key: KeyState, before: int) -> None: ...
 
 
 class KeyState:
@@ -21,7 +27,9 @@ class KeyState:
         "inflight",
         "last_model",
         "quota",
+        "selector",
         "spec",
+        "usage",
     )
 
     def __init__(
@@ -39,11 +47,24 @@ class KeyState:
         self.auth_recheck_at = 0.0
         self.breaker = Breaker(breaker or BreakerPolicy(), random)
         # Shared with the other keys of the same project.
-        self.quota = quota or QuotaScope(spec.name, spec.limits)
+        self.quota = quota or QuotaScope(f"key:{spec.name}", spec.limits)
         self.health = HealthWindow(health_window)
         self.inflight = 0
         # The model of the last failed call: what a recovery probe asks about.
         self.last_model: str | None = None
+        self.usage = KeyUsage()
+        # The selector of the pool now serving this key: told when `inflight` changes.
+        self.selector: LoadListener | None = None
+
+    def adopt(
+        self, spec: KeySpec, quota: QuotaScope, breaker: BreakerPolicy, health_window: float
+    ) -> None:
+        """Carry this key's state into a reloaded config (same name, same secret)."""
+        self.spec = spec
+        self.quota = quota
+        self.breaker.policy = breaker
+        if health_window != self.health.window:
+            self.health = HealthWindow(health_window)
 
     @property
     def name(self) -> str:

@@ -13,7 +13,7 @@ import time
 import uuid
 from typing import Any
 
-from quart import Blueprint, Response, current_app, g, request
+from quart import Blueprint, Response, g, request
 
 from trioproxy.chat_stream import open_stream, relay
 from trioproxy.codec import dumps
@@ -37,7 +37,8 @@ MAX_MODEL_PAGES = 20
 
 
 def _gateway() -> Gateway:
-    gateway: Gateway = current_app.gateway  # type: ignore[attr-defined]
+    # Pinned when the request was admitted: a reload mid-request does not change it.
+    gateway: Gateway = g.gateway
     return gateway
 
 
@@ -58,10 +59,16 @@ def _info() -> RequestInfo:
     return RequestInfo(g.get("request_id", ""), request.path)
 
 
-def _prompt_tokens(result: dict[str, Any]) -> int:
+def _tokens(result: dict[str, Any]) -> tuple[int, int]:
+    """(prompt, completion) tokens of a translated answer (embeddings: no completion)."""
     usage = result.get("usage")
-    tokens = usage.get("prompt_tokens") if isinstance(usage, dict) else None
-    return tokens if isinstance(tokens, int) else 0
+    if not isinstance(usage, dict):
+        return 0, 0
+    prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
+    return (
+        prompt if isinstance(prompt, int) else 0,
+        completion if isinstance(completion, int) else 0,
+    )
 
 
 def _served_headers(served: Served[Any]) -> dict[str, str]:
@@ -115,7 +122,7 @@ async def chat_completions() -> Response:
             if completed:
                 # The stream's verdict: only a whole answer counts as a success.
                 dispatcher.judge_stream(served, Success())
-            dispatcher.record_tokens(pick, usage.prompt_tokens)
+            dispatcher.record_tokens(pick, usage.prompt_tokens, usage.completion_tokens)
             dispatcher.release(pick)
 
         response = Response(
@@ -137,7 +144,7 @@ async def chat_completions() -> Response:
         )
 
     served_unary = await dispatcher.run(model, unary_attempt, deadline=deadline, info=_info())
-    dispatcher.record_tokens(served_unary.pick, _prompt_tokens(served_unary.result))
+    dispatcher.record_tokens(served_unary.pick, *_tokens(served_unary.result))
     return _json_response(served_unary.result, _served_headers(served_unary))
 
 
@@ -179,7 +186,7 @@ async def embeddings() -> Response:
         )
 
     served = await gateway.dispatcher.run(model, attempt, info=_info())
-    gateway.dispatcher.record_tokens(served.pick, _prompt_tokens(served.result))
+    gateway.dispatcher.record_tokens(served.pick, *_tokens(served.result))
     return _json_response(served.result, _served_headers(served))
 
 
