@@ -14,9 +14,11 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
+import trio
 from quart import Response, g, request
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
@@ -34,6 +36,9 @@ from trioproxy.routes.openai import blueprint as openai_blueprint
 from trioproxy.runtime import Runtime, resolve
 from trioproxy.serving import serve_app
 from trioproxy.settings import Settings
+from trioproxy.state.capture import restore
+from trioproxy.state.store import StateStore
+from trioproxy.state.writer import StateWriter
 from trioproxy.supervisor import Service, Supervisor
 from trioproxy.upstream import make_http_client
 
@@ -49,6 +54,7 @@ class TrioProxyApp(QuartTrio):
     prober: HealthProber
     reloader: Reloader
     runtime: Runtime
+    store: StateStore | None = None
     supervisor: Supervisor
 
     def swap_gateway(self, gateway: Gateway) -> None:
@@ -110,6 +116,10 @@ def create_app(
         )
         app.reloader.remember(runtime.raw)
         services = []
+        if settings.data_dir is not None:
+            app.store = await _open_store(app, settings.data_dir, wall)
+            writer = StateWriter(app.store, lambda: app.gateway.pool, wall=wall)
+            services.append(Service("state writer", writer.run))
         if settings.watch_config:
             watcher = ConfigWatcher(app.reloader, settings.config_path)
             services.append(Service("config watcher", watcher.run))
@@ -127,9 +137,12 @@ def create_app(
 
     @app.after_serving
     async def stop() -> None:
-        # The services first: none may still use the http client once it is closed.
+        # The services first: none may still use the http client once it is closed, and
+        # the state writer, stopped last, has flushed everything they changed.
         await app.supervisor.stop()
         await app.gateway.http.aclose()
+        if app.store is not None:
+            await trio.to_thread.run_sync(app.store.close)
 
     @app.before_request
     async def admit() -> None:
@@ -166,6 +179,26 @@ def create_app(
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
     return app
+
+
+async def _open_store(app: TrioProxyApp, data_dir: Path, wall: Callable[[], float]) -> StateStore:
+    """Open the state store and put the saved state back into the pool before the first
+    request. Another gateway on the same directory is an error (StoreLocked): the process
+    does not start."""
+    store = StateStore(data_dir)
+    saved = await trio.to_thread.run_sync(store.open)
+    restored = restore(app.gateway.pool, saved, trio.current_time(), wall())
+    status = store.status
+    logs.event(
+        "state restored" if restored.keys else "state store opened",
+        logging.WARNING if status.degraded else logging.INFO,
+        store=status.kind,
+        location=status.location,
+        degraded=status.degraded,
+        reason=status.reason,
+        keys=restored.keys,
+    )
+    return store
 
 
 async def _start_simulation(app: TrioProxyApp) -> str:

@@ -14,7 +14,8 @@ SimulateMode = Literal["auto", "on", "off"]
 @dataclass(frozen=True, slots=True)
 class Settings:
     config_path: Path = Path("config/keys.yaml")
-    data_dir: Path = Path("data")
+    # Where the pool's state is kept (SQLite, or a JSON fallback). None: memory only.
+    data_dir: Path | None = Path("data")
     # auto: run against the bundled simulated Gemini when no upstream key is configured
     # (every key's ${ENV} is unset); on: always; off: never (unset variables are errors).
     simulate: SimulateMode = "auto"
@@ -30,7 +31,7 @@ class Settings:
             raise ValueError(f"TRIOPROXY_SIMULATE must be auto, on or off, not {simulate!r}")
         return cls(
             config_path=Path(env.get("TRIOPROXY_CONFIG", "config/keys.yaml")),
-            data_dir=Path(env.get("TRIOPROXY_DATA_DIR", "data")),
+            data_dir=_data_dir(env.get("TRIOPROXY_DATA_DIR", "data")),
             simulate=simulate,  # type: ignore[arg-type]
             log_level=env.get("TRIOPROXY_LOG_LEVEL", "INFO").upper(),
             watch_config=_flag(env, "TRIOPROXY_WATCH_CONFIG", default=True),
@@ -46,3 +47,8 @@ def _flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:
     if value in ("0", "false", "no", "off"):
         return False
     raise ValueError(f"{name} must be on or off, not {value!r}")
+
+
+def _data_dir(value: str) -> Path | None:
+    # `off`: nothing persisted (an ephemeral instance, or a read-only image by design).
+    return None if value.strip().lower() in ("off", "none", "") else Path(value)

@@ -126,13 +126,13 @@ def test_serve_refuses_invalid_config_with_status_2(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
-async def test_readme_serve_command_runs_offline_against_the_simulation() -> None:
+async def test_readme_serve_command_runs_offline_against_the_simulation(tmp_path: Path) -> None:
     """`trioproxy serve` with the bundled config and no GEMINI_API_KEY: simulation mode,
     loudly logged, and the OpenAI SDK gets answers."""
     process = await trio.lowlevel.open_process(
         [sys.executable, "-m", "trioproxy", "serve", "--bind", "127.0.0.1:0"],
         stderr=subprocess.PIPE,
-        env=env_without_gemini(),
+        env=env_without_gemini(TRIOPROXY_DATA_DIR=str(tmp_path)),
         cwd=REPO,
     )
     assert process.stderr is not None

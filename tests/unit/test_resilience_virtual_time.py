@@ -80,8 +80,8 @@ async def running(
     config = build_config(document, "virtual.yaml", {})
     started = trio.current_time()
     app = create_app(
-        # Virtual time: no watcher thread (a real-time thread makes the autojump clock race).
-        Settings(config_path=tmp_path / "keys.yaml", data_dir=tmp_path, watch_config=False),
+        # Virtual time: no watcher or store threads (real-time threads race the autojump clock).
+        Settings(config_path=tmp_path / "keys.yaml", data_dir=None, watch_config=False),
         runtime=Runtime(config, simulated=False),
         transport=httpx.ASGITransport(app=sim),
         wall=lambda: START_WALL + trio.current_time() - started,

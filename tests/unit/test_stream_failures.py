@@ -92,8 +92,8 @@ def make_app(tmp_path: Path, upstream: Upstream, **gateway: Any) -> TrioProxyApp
         "gateway": gateway,
     }
     return create_app(
-        # Virtual time: no watcher thread (a real-time thread makes the autojump clock race).
-        Settings(config_path=tmp_path / "k.yaml", data_dir=tmp_path, watch_config=False),
+        # Virtual time: no watcher or store threads (real-time threads race the autojump clock).
+        Settings(config_path=tmp_path / "k.yaml", data_dir=None, watch_config=False),
         runtime=Runtime(build_config(document, "t.yaml", {}), simulated=False),
         transport=httpx.MockTransport(upstream),
     )

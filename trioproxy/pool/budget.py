@@ -70,6 +70,20 @@ class Budget:
             self._tokens.append((now, tokens))
             self._token_sum += tokens
 
+    def windows(self, now: float) -> tuple[list[float], list[tuple[float, int]], str, int]:
+        """What persistence keeps: (request times, (time, tokens)), on the clock of `now`,
+        and the Pacific day with its request count."""
+        self._expire(now)
+        return list(self._requests), list(self._tokens), self._day, self._day_count
+
+    def load(
+        self, requests: list[float], tokens: list[tuple[float, int]], day: str, count: int
+    ) -> None:
+        self._requests = deque(sorted(requests))
+        self._tokens = deque(sorted(tokens))
+        self._token_sum = sum(n for _, n in self._tokens)
+        self._day, self._day_count = day, count
+
     def usage(self, now: float, wall: float) -> dict[str, int]:
         self._expire(now)
         return {"rpm": len(self._requests), "tpm": self._token_sum, "rpd": self._today(wall)}

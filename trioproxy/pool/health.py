@@ -40,6 +40,25 @@ class HealthWindow:
             bucket[2] += 1
             self._failures += 1
 
+    def buckets(self, now: float) -> list[tuple[float, int, int]]:
+        """(bucket start, successes, failures), oldest first, on the clock of `now`."""
+        self._expire(int(now // self._span))
+        return [(index * self._span, ok, failed) for index, ok, failed in self._buckets]
+
+    def load(self, buckets: list[tuple[float, int, int]], now: float) -> None:
+        """Replace the window with saved buckets (starts on the clock of `now`)."""
+        self.clear()
+        for start, ok, failed in sorted(buckets):
+            index = int(start // self._span)
+            if self._buckets and self._buckets[-1][0] == index:
+                self._buckets[-1][1] += ok
+                self._buckets[-1][2] += failed
+            else:
+                self._buckets.append([index, ok, failed])
+            self._successes += ok
+            self._failures += failed
+        self._expire(int(now // self._span))
+
     def clear(self) -> None:
         self._buckets.clear()
         self._successes = self._failures = 0
