@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from trioproxy.config.model import ClientSpec
-from trioproxy.errors import AuthenticationFailed, PermissionDenied
+from trioproxy.errors import AuthenticationFailed, NotFound, PermissionDenied
+from trioproxy.secret import Secret
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +44,16 @@ def authenticate(
     if match is None:
         raise AuthenticationFailed("Incorrect API key provided.")
     return match
+
+
+def authenticate_admin(token: Secret | None, authorization: str | None) -> None:
+    """The admin API: `Authorization: Bearer $TRIOPROXY_ADMIN_TOKEN`, compared in
+    constant time. With no token set the admin API is off (404, as if it did not exist)."""
+    if token is None:
+        raise NotFound("The admin API is off: set TRIOPROXY_ADMIN_TOKEN to enable it.")
+    presented = _bearer(authorization)
+    if presented is None or not token.matches(presented):
+        raise AuthenticationFailed("Missing or incorrect admin token.")
 
 
 def _bearer(authorization: str | None) -> str | None:

@@ -27,10 +27,12 @@ from trioproxy import logs, request_scope
 from trioproxy.access import authenticate
 from trioproxy.codec import dumps
 from trioproxy.config_watcher import ConfigWatcher
+from trioproxy.drain import Drain
 from trioproxy.errors import ClientError, ProxyError
 from trioproxy.gateway import Gateway
 from trioproxy.prober import HealthProber
 from trioproxy.reload import Reloader
+from trioproxy.routes.admin import blueprint as admin_blueprint
 from trioproxy.routes.health import blueprint as health_blueprint
 from trioproxy.routes.openai import blueprint as openai_blueprint
 from trioproxy.runtime import Runtime, resolve
@@ -56,6 +58,8 @@ class TrioProxyApp(QuartTrio):
     runtime: Runtime
     store: StateStore | None = None
     supervisor: Supervisor
+    drain: Drain
+    settings: Settings
 
     def swap_gateway(self, gateway: Gateway) -> None:
         """Make a reloaded config current: one assignment (requests pin theirs)."""
@@ -90,6 +94,8 @@ def create_app(
     runtime = runtime or resolve(settings)
     app = TrioProxyApp("trioproxy")
     app.runtime = runtime
+    app.settings = settings
+    app.drain = Drain()
     gateway_settings = runtime.config.gateway
     app.config.update(
         RESPONSE_TIMEOUT=None,  # the request deadline governs, not Quart's 60 s default
@@ -99,6 +105,7 @@ def create_app(
     )
     app.register_blueprint(openai_blueprint)
     app.register_blueprint(health_blueprint)
+    app.register_blueprint(admin_blueprint)
 
     @app.before_serving
     async def start() -> None:
@@ -106,7 +113,9 @@ def create_app(
         base_url = None
         if runtime.simulated:
             base_url = await _start_simulation(app)
-        app.gateway = Gateway(runtime.config, http, base_url_override=base_url, wall=wall)
+        app.gateway = Gateway(
+            runtime.config, http, base_url_override=base_url, wall=wall, drain=app.drain
+        )
         app.prober = HealthProber(app.gateway)
         app.reloader = Reloader(
             settings,

@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-import trio
 
 from trioproxy import logs
 from trioproxy.codec import dumps
 from trioproxy.dispatch import AttemptFailed, Dispatcher, transient
-from trioproxy.errors import GatewayTimeout, ProxyError
+from trioproxy.drain import Drain
+from trioproxy.errors import GatewayTimeout, ProxyError, ShuttingDown
 from trioproxy.pool import KeyState, Outcome, Transient
 from trioproxy.providers.gemini.failures import Failure, classify_error
 from trioproxy.providers.gemini.sse import DataEvent, ErrorTail, GeminiSSEParser, NeedData
@@ -111,6 +111,7 @@ async def relay(
     deadline: float,
     report: Callable[[Outcome], None],
     finished: Callable[[Usage, bool], None],
+    drain: Drain,
 ) -> AsyncIterator[bytes]:
     """The response body: pending chunks, then the rest of the upstream, then [DONE].
 
@@ -118,8 +119,9 @@ async def relay(
     relay ends, the usage and whether the whole answer went out (False after a failure,
     and when the client left early: then there is no verdict on the key).
 
-    Awaits happen inside `move_on_at(deadline)`, yields outside it: a cancel scope must
-    not stay open across a `yield` of an async generator.
+    Awaits happen inside `drain.guard(deadline)` (the request's deadline, or the end of
+    the shutdown grace), yields outside it: a cancel scope must not stay open across a
+    `yield` of an async generator.
     """
     completed = False
     try:
@@ -131,7 +133,7 @@ async def relay(
                 completed = True
                 break
             error: ProxyError | None = None
-            with trio.move_on_at(deadline) as scope:
+            with drain.guard(deadline) as scope:
                 try:
                     stream.pending.extend(await _next_chunks(stream))
                 except AttemptFailed as failed:
@@ -140,7 +142,9 @@ async def relay(
                 except Exception as unexpected:
                     error = _unusable(stream, unexpected).failure.error
                     report(Transient(error.message))
-            if scope.cancelled_caught:
+            if drain.cut(scope):
+                error = ShuttingDown()
+            elif scope.cancelled_caught:
                 error = GatewayTimeout("the stream did not complete within the request deadline")
             if error is not None:
                 yield encode_event(error.envelope())

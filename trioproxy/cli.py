@@ -1,7 +1,10 @@
 """`trioproxy` command line.
 
-trioproxy serve [--bind HOST:PORT] [--config PATH]   serve the gateway (hypercorn, trio)
-trioproxy check-config [PATH]                        validate keys.yaml and exit
+trioproxy serve [--bind HOST:PORT] [--config PATH] [--graceful-timeout S]
+                                     serve the gateway (hypercorn, trio worker)
+trioproxy check-config [PATH]        validate keys.yaml and exit
+trioproxy state export FILE          write the saved pool state as JSON ("-": stdout)
+trioproxy state import FILE          replace the saved pool state (gateway stopped)
 """
 
 from __future__ import annotations
@@ -16,15 +19,19 @@ from functools import partial
 from pathlib import Path
 
 import trio
+from hypercorn.utils import LifespanFailureError
 
 from trioproxy import logs
-from trioproxy.app import create_app
+from trioproxy.app import TrioProxyApp, create_app
 from trioproxy.config import ConfigError, load_config
 from trioproxy.runtime import resolve
 from trioproxy.serving import serve_app
 from trioproxy.settings import Settings
+from trioproxy.state import state_file
 
 DEFAULT_BIND = "0.0.0.0:4806"
+# How long hypercorn waits, after our own cut-off, for the cut requests to send their end.
+CUT_MARGIN = 5.0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -36,11 +43,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument(
         "--graceful-timeout",
         type=float,
-        default=30.0,
-        help="seconds in-flight requests get to finish on shutdown",
+        default=float(os.environ.get("TRIOPROXY_GRACEFUL_TIMEOUT", "30")),
+        help="seconds in-flight requests, streams included, get to finish on shutdown",
     )
     check = commands.add_parser("check-config", help="validate keys.yaml and exit")
     check.add_argument("path", nargs="?", type=Path)
+    state = commands.add_parser("state", help="export or import the saved pool state")
+    state_commands = state.add_subparsers(dest="action", required=True)
+    for action, text in (
+        ("export", "write the state as JSON (works while a gateway runs)"),
+        ("import", "replace the state with a JSON export (the gateway must be stopped)"),
+    ):
+        verb = state_commands.add_parser(action, help=text)
+        verb.add_argument("file", help='a JSON file; "-" for stdout / stdin')
+        verb.add_argument("--data-dir", type=Path, help="default: $TRIOPROXY_DATA_DIR or data")
     args = parser.parse_args(argv)
 
     try:
@@ -50,6 +66,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.command == "check-config":
         return _check(args.path or settings.config_path)
+    if args.command == "state":
+        data_dir = args.data_dir or settings.data_dir
+        if data_dir is None:
+            print("trioproxy: TRIOPROXY_DATA_DIR is off: there is no saved state", file=sys.stderr)
+            return 2
+        return state_file.run(args.action, args.file, data_dir)
     if args.config:
         settings = replace(settings, config_path=args.config)
     logs.configure(settings.log_level)
@@ -59,7 +81,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"trioproxy: {error}", file=sys.stderr)
         return 2
     app = create_app(settings, runtime=runtime)
-    trio.run(_serve, app, args.bind, args.graceful_timeout)
+    try:
+        trio.run(_serve, app, args.bind, args.graceful_timeout)
+    except BaseExceptionGroup as group:
+        # The app could not start (e.g. another gateway holds the data directory): the
+        # reason was logged by the lifespan; exit non-zero without a traceback.
+        failed = group.subgroup(LifespanFailureError)
+        if failed is None:
+            raise
+        print(f"trioproxy: could not start: {_first(failed)}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -76,24 +107,53 @@ def _check(path: Path) -> int:
     return 0
 
 
-async def _serve(app: object, bind: str, graceful_timeout: float) -> None:
-    async def shutdown_trigger() -> None:
+async def _serve(app: TrioProxyApp, bind: str, grace: float) -> None:
+    """Serve until SIGINT/SIGTERM, then shut down in order: stop accepting; give requests
+    in flight `grace` seconds; cut the rest cleanly (trioproxy.drain); stop the services
+    (state flushed); close the upstream client. A second signal cuts at once."""
+    stopping = trio.Event()
+
+    async def on_signals() -> None:
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async for signum in signals:
-                logs.event("shutting down", signal=signal.Signals(signum).name)
-                return
+                name = signal.Signals(signum).name
+                if stopping.is_set():
+                    logs.event("second signal: cutting requests in flight now", signal=name)
+                    app.drain.begin(0)
+                    continue
+                logs.event(
+                    "shutting down",
+                    signal=name,
+                    grace_seconds=grace,
+                    in_flight=app.drain.in_flight,
+                )
+                app.drain.begin(grace)
+                stopping.set()
 
     async with trio.open_nursery() as nursery:
-        url = await nursery.start(
-            partial(
-                serve_app,
-                app,
-                bind,
-                shutdown_trigger=shutdown_trigger,
-                graceful_timeout=graceful_timeout,
+        nursery.start_soon(on_signals)
+        async with trio.open_nursery() as server:
+            url = await server.start(
+                partial(
+                    serve_app,
+                    app,
+                    bind,
+                    shutdown_trigger=stopping.wait,
+                    # Past our own cut-off, so requests end with their clean error
+                    # instead of hypercorn dropping their connections.
+                    graceful_timeout=grace + CUT_MARGIN,
+                )
             )
-        )
-        logs.event("listening", url=url)
+            logs.event("listening", url=url)
+        nursery.cancel_scope.cancel()
+    logs.event("stopped")
+
+
+def _first(group: BaseExceptionGroup[LifespanFailureError]) -> str:
+    error: BaseException = group
+    while isinstance(error, BaseExceptionGroup):
+        error = error.exceptions[0]
+    return str(error)
 
 
 if __name__ == "__main__":  # pragma: no cover

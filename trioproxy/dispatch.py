@@ -39,7 +39,15 @@ from trioproxy.decisions import (
     RequestInfo,
     outcome_name,
 )
-from trioproxy.errors import AllCooling, GatewayTimeout, PoolUnavailable, ProxyError, UpstreamError
+from trioproxy.drain import Drain
+from trioproxy.errors import (
+    AllCooling,
+    GatewayTimeout,
+    PoolUnavailable,
+    ProxyError,
+    ShuttingDown,
+    UpstreamError,
+)
 from trioproxy.pool import (
     ClientFault,
     KeyPool,
@@ -94,8 +102,10 @@ class Dispatcher:
         *,
         wall: Callable[[], float] = time.time,
         decisions: DecisionLog | None = None,
+        drain: Drain | None = None,
     ) -> None:
         self.pool = pool
+        self.drain = drain or Drain()
         self.http = http
         self.settings = settings
         self.wall = wall
@@ -122,12 +132,15 @@ class Dispatcher:
         decision = Decision(info.request_id, info.route, model, self.wall())
         self.decisions.add(decision)
         try:
-            with trio.move_on_at(deadline or self.deadline()):
+            with self.drain.guard(deadline or self.deadline()) as scope:
                 served = await self._attempts(model, attempt, decision, hold)
                 if not hold:
                     self.release(served.pick)
                 decision.result = "served"
                 return served
+            if self.drain.cut(scope):
+                decision.result = "shutdown"
+                raise ShuttingDown()
             decision.result = "timeout"
             raise GatewayTimeout(
                 f"the request did not complete within {self.settings.request_timeout:g}s"

@@ -164,3 +164,19 @@ class GatewayTimeout(ProxyError):
     status = 504
     type = "server_error"
     code = "timeout"
+
+
+class ShuttingDown(ProxyError):
+    """The gateway is shutting down and the grace period for in-flight work is over."""
+
+    status = 503
+    type = "server_error"
+    code = "gateway_shutting_down"
+
+    def __init__(self) -> None:
+        # The client's retry reaches another instance, or this one after its restart.
+        super().__init__(
+            "The gateway is shutting down; the request was cut at the end of the grace "
+            "period. Retry it.",
+            headers={"retry-after": "1"},
+        )

@@ -16,6 +16,7 @@ import httpx
 from trioproxy.config.loader import MODEL_ID
 from trioproxy.config.model import Config
 from trioproxy.dispatch import Dispatcher
+from trioproxy.drain import Drain
 from trioproxy.errors import InvalidRequest
 from trioproxy.pool import KeyPool, KeyState
 from trioproxy.upstream import GeminiAPI
@@ -36,6 +37,7 @@ class Gateway:
         base_url_override: str | None = None,
         wall: Callable[[], float] = time.time,
         previous: Gateway | None = None,
+        drain: Drain | None = None,
     ) -> None:
         """`previous`: the gateway this one replaces on a reload; its keys' state and its
         decision records carry over (see KeyPool)."""
@@ -63,6 +65,7 @@ class Gateway:
             config.gateway,
             wall=wall,
             decisions=previous.dispatcher.decisions if previous is not None else None,
+            drain=drain,
         )
 
     def successor(self, config: Config) -> Gateway:
@@ -73,6 +76,7 @@ class Gateway:
             base_url_override=self.base_url_override,
             wall=self.wall,
             previous=self,
+            drain=self.dispatcher.drain,
         )
 
     def api_for(self, key: KeyState) -> GeminiAPI:

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from trioproxy.secret import Secret
+
 SimulateMode = Literal["auto", "on", "off"]
 
 
@@ -22,6 +24,8 @@ class Settings:
     log_level: str = "INFO"
     # Reload keys.yaml when the file changes (SIGHUP and the admin API reload either way).
     watch_config: bool = True
+    # The admin API's bearer token (TRIOPROXY_ADMIN_TOKEN); None: the admin API is off.
+    admin_token: Secret | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -35,6 +39,7 @@ class Settings:
             simulate=simulate,  # type: ignore[arg-type]
             log_level=env.get("TRIOPROXY_LOG_LEVEL", "INFO").upper(),
             watch_config=_flag(env, "TRIOPROXY_WATCH_CONFIG", default=True),
+            admin_token=Secret(token) if (token := env.get("TRIOPROXY_ADMIN_TOKEN")) else None,
         )
 
 

@@ -126,7 +126,7 @@ async def chat_completions() -> Response:
             dispatcher.release(pick)
 
         response = Response(
-            relay(served.result, deadline, report, finished),
+            relay(served.result, deadline, report, finished, dispatcher.drain),
             status=200,
             content_type="text/event-stream",
             headers={"cache-control": "no-cache", **_served_headers(served)},
