@@ -3,6 +3,7 @@ with explicit times: the new process's trio clock starts elsewhere, wall time mo
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,8 @@ from tests.unit.test_pool import DAY_IDS, MINUTE_IDS, NOON_UTC, lend, make_pool,
 from trioproxy.config.model import KeySpec, LimitSpec
 from trioproxy.pool import AuthFailure, KeyPool, RateLimited, Transient
 from trioproxy.pool.breaker import State
+from trioproxy.pool.reset import PACIFIC
+from trioproxy.pool.usage import KeyUsage
 from trioproxy.secret import Secret
 from trioproxy.state.capture import capture, restore
 from trioproxy.state.snapshot import Snapshot
@@ -131,3 +134,18 @@ async def test_the_writer_persists_only_what_changed_and_flushes_on_stop(
     reopened.close()
     assert set(saved.keys) == {"a", "b"}
     assert saved.scopes["key:a"].cooldowns[0].dimension == "requests_per_minute"
+
+
+@pytest.mark.parametrize(
+    ("local", "hours"),
+    [("2026-06-01", 24), ("2026-03-08", 23), ("2026-11-01", 25)],  # DST on, spring, fall
+)
+def test_usage_days_follow_the_pacific_calendar(local: str, hours: int) -> None:
+    year, month, day = map(int, local.split("-"))
+    midnight = datetime(year, month, day, tzinfo=PACIFIC).timestamp()
+    usage = KeyUsage()
+    usage.today(midnight + 1).requests += 1
+    assert usage.day == local
+    assert usage.today(midnight + hours * 3600 - 1).requests == 1  # same day, last second
+    assert usage.today(midnight + hours * 3600).requests == 0  # the next day
+    assert usage.day != local

@@ -205,10 +205,13 @@ class KeyPool:
         if trial:
             key.breaker.fire(Event.TRIAL_START, now)
         self._load(key, +1)
+        if model:
+            # Counted when sent: an abandoned call may still have used quota upstream.
+            key.usage.today(wall).requests += 1
+            self.touched.add(key)
         budget = key.budget(model)
         if budget is not None:
             budget.record_request(now, wall)
-            self.touched.add(key)
         thaw = key.cooldowns.start_thaw(model, now)
         return Pick(key, model, trial=trial, thaw=thaw, epoch=key.breaker.epoch)
 
@@ -258,7 +261,6 @@ class KeyPool:
         self.touched.add(key)
         if model and not pick.probe:
             usage = key.usage.today(wall)
-            usage.requests += 1
             if isinstance(outcome, RateLimited):
                 usage.rate_limited += 1
             elif isinstance(outcome, Transient | AuthFailure):
