@@ -39,10 +39,14 @@ from trioproxy.runtime import Runtime, resolve
 from trioproxy.serving import serve_app
 from trioproxy.settings import Settings
 from trioproxy.state.capture import restore
+from trioproxy.state.snapshot import Snapshot
 from trioproxy.state.store import StateStore
 from trioproxy.state.writer import StateWriter
 from trioproxy.supervisor import Service, Supervisor
 from trioproxy.upstream import make_http_client
+
+# A store opened before serving, and the state it loaded.
+OpenedState = tuple[StateStore, Snapshot]
 
 _HTTP_ERROR_TYPES = {
     404: "invalid_request_error",
@@ -87,9 +91,11 @@ def create_app(
     runtime: Runtime | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     wall: Callable[[], float] = time.time,
+    opened: OpenedState | None = None,
 ) -> TrioProxyApp:
     """Build the app. Loads and validates the config now, so a bad file fails at startup
-    with a ConfigError rather than on the first request."""
+    with a ConfigError rather than on the first request. `opened`: the state store,
+    already opened by `open_state` (else it is opened when serving starts)."""
     settings = settings or Settings.from_env()
     runtime = runtime or resolve(settings)
     app = TrioProxyApp("trioproxy")
@@ -126,7 +132,7 @@ def create_app(
         app.reloader.remember(runtime.raw)
         services = []
         if settings.data_dir is not None:
-            app.store = await _open_store(app, settings.data_dir, wall)
+            app.store = await _restore_state(app, settings.data_dir, opened, wall)
             writer = StateWriter(app.store, lambda: app.gateway.pool, wall=wall)
             services.append(Service("state writer", writer.run))
         if settings.watch_config:
@@ -190,12 +196,29 @@ def create_app(
     return app
 
 
-async def _open_store(app: TrioProxyApp, data_dir: Path, wall: Callable[[], float]) -> StateStore:
-    """Open the state store and put the saved state back into the pool before the first
-    request. Another gateway on the same directory is an error (StoreLocked): the process
-    does not start."""
-    store = StateStore(data_dir)
-    saved = await trio.to_thread.run_sync(store.open)
+def open_state(settings: Settings) -> OpenedState | None:
+    """Open the state store before serving (blocking), so that a data directory in use by
+    another gateway (StoreLocked) stops the process with one clear message before it
+    binds. None when persistence is off."""
+    if settings.data_dir is None:
+        return None
+    store = StateStore(settings.data_dir)
+    return store, store.open()
+
+
+async def _restore_state(
+    app: TrioProxyApp,
+    data_dir: Path,
+    opened: OpenedState | None,
+    wall: Callable[[], float],
+) -> StateStore:
+    """Put the saved state back into the pool before the first request (opening the store
+    here if `create_app` was not given it open)."""
+    if opened is None:
+        store = StateStore(data_dir)
+        saved = await trio.to_thread.run_sync(store.open)
+    else:
+        store, saved = opened
     restored = restore(app.gateway.pool, saved, trio.current_time(), wall())
     status = store.status
     logs.event(

@@ -22,12 +22,13 @@ import trio
 from hypercorn.utils import LifespanFailureError
 
 from trioproxy import logs
-from trioproxy.app import TrioProxyApp, create_app
+from trioproxy.app import TrioProxyApp, create_app, open_state
 from trioproxy.config import ConfigError, load_config
 from trioproxy.runtime import resolve
 from trioproxy.serving import serve_app
 from trioproxy.settings import Settings
 from trioproxy.state import state_file
+from trioproxy.state.store import StoreError
 
 DEFAULT_BIND = "0.0.0.0:4806"
 # How long hypercorn waits, after our own cut-off, for the cut requests to send their end.
@@ -80,7 +81,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         print(f"trioproxy: {error}", file=sys.stderr)
         return 2
-    app = create_app(settings, runtime=runtime)
+    try:
+        opened = open_state(settings)
+    except StoreError as error:
+        print(f"trioproxy: {error}", file=sys.stderr)
+        return 2
+    app = create_app(settings, runtime=runtime, opened=opened)
     try:
         trio.run(_serve, app, args.bind, args.graceful_timeout)
     except BaseExceptionGroup as group:

@@ -8,8 +8,12 @@ upstream saw, what the child logged, and how it exited.
 
 from __future__ import annotations
 
+import json
+import os
 import signal
 import sqlite3
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -349,3 +353,67 @@ async def test_sigterm_lets_streams_finish_within_the_grace_and_ends_the_rest_cl
     assert_clean_exit(gateway)
     state = read_state(data)
     assert sum(row.requests for row in state.usage.values()) >= 5
+
+
+def run_cli(*args: str, data: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "trioproxy", *args, "--data-dir", str(data)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+async def test_state_moves_between_instances_with_export_and_import(
+    sim: SimulatedGemini, tmp_path: Path
+) -> None:
+    config = tmp_path / "keys.yaml"
+    first, second = tmp_path / "first", tmp_path / "second"
+    exported = tmp_path / "state.json"
+    write_keys(config, sim.url, ["key-a", "key-b"])  # type: ignore[attr-defined]
+    sim.faults.add("rate_limit_day", key=KEYS["key-a"])
+    async with gateway_process(config, first) as gateway:
+        assert await ask(gateway) == "key-b"
+        await wait_for_saved(first, lambda state: cooling(state, "key-a"))
+        # Export works while the gateway runs; import into a running one's directory is
+        # refused, because the gateway would overwrite it.
+        result = await trio.to_thread.run_sync(
+            lambda: run_cli("state", "export", str(exported), data=first)
+        )
+        assert result.returncode == 0, result.stderr
+        refused = await trio.to_thread.run_sync(
+            lambda: run_cli("state", "import", str(exported), data=first)
+        )
+        assert refused.returncode == 2
+        assert "in use by another trioproxy process" in refused.stderr
+        assert "stop it before importing" in refused.stderr
+        # A second gateway on the same data directory does not start.
+        second_gateway = await trio.to_thread.run_sync(
+            lambda: subprocess.run(
+                [sys.executable, "-m", "trioproxy", "serve", "--config", str(config)],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                env={**os.environ, "TRIOPROXY_DATA_DIR": str(first)},
+            )
+        )
+        assert second_gateway.returncode == 2
+        assert "in use by another trioproxy process" in second_gateway.stderr
+        assert "Traceback" not in second_gateway.stderr
+        gateway.signal(signal.SIGTERM)
+        assert await gateway.exit_code() == 0
+    text = exported.read_text()
+    assert all(secret not in text for secret in ALL_SECRETS)
+    assert json.loads(text)["format"] == "trioproxy-state"
+    result = run_cli("state", "import", str(exported), data=second)
+    assert result.returncode == 0, result.stderr
+    assert "imported the state of 2 keys" in result.stderr
+    async with gateway_process(config, second) as gateway:
+        assert {await ask(gateway) for _ in range(3)} == {"key-b"}  # a: out for the day
+        gateway.signal(signal.SIGTERM)
+        assert await gateway.exit_code() == 0
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"format": "something-else"}')
+    result = run_cli("state", "import", str(broken), data=second)
+    assert result.returncode == 2
+    assert "not a trioproxy-state document" in result.stderr
