@@ -148,3 +148,53 @@ async def test_non_loopback_callers_get_403_when_no_clients_are_configured(
     error = json.loads(body)["error"]
     assert error["type"] == "permission_error"
     assert "loopback" in error["message"]
+
+
+async def test_the_shutdown_cut_ends_a_stream_cleanly_at_the_end_of_the_grace(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    app = make_app(tmp_path, SlowStream(["first ", "second ", "never"], gap=40.0))
+    result: list[tuple[int, bytes]] = []
+    async with trio.open_nursery() as nursery:
+
+        async def run() -> None:
+            result.append(await stream_chat(app))
+
+        nursery.start_soon(run)
+        await trio.sleep(50)  # "first " is out; the stream waits for "second " (at 80 s)
+        app.drain.begin(35)  # "second " (at 80 s) comes within the grace; "never" would not
+        start = trio.current_time()
+    status, body = result[0]
+    assert trio.current_time() - start == 35
+    assert status == 200
+    events = [line for line in body.decode().split("\n\n") if line.startswith("data: ")]
+    chunks = [json.loads(e[6:]) for e in events[:-2]]
+    text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks)
+    assert text == "first second "
+    error = json.loads(events[-2][6:])["error"]
+    assert error["code"] == "gateway_shutting_down"
+    assert events[-1] == "data: [DONE]"
+    # Cut by the shutdown, the key is not blamed for it.
+    key = app.gateway.pool.by_name["a"]
+    assert key.health.counts(trio.current_time()) == (0, 0)
+    assert key.inflight == 0
+
+
+async def test_the_request_deadline_still_wins_when_it_comes_before_the_cut(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    app = make_app(
+        tmp_path, SlowStream(["first ", "never"], gap=100.0), gateway={"request_timeout": 150}
+    )
+    async with trio.open_nursery() as nursery:
+        result: list[tuple[int, bytes]] = []
+
+        async def run() -> None:
+            result.append(await stream_chat(app))
+
+        nursery.start_soon(run)
+        await trio.sleep(110)
+        app.drain.begin(300)
+    body = result[0][1].decode()
+    assert '"code": "timeout"' in body or '"code":"timeout"' in body
+    assert "gateway_shutting_down" not in body
