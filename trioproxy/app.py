@@ -2,10 +2,12 @@
 
 Lifespan (quart-trio's app nursery hosts the services):
   before_serving  shared httpx client -> simulated Gemini (offline demo only) -> Gateway
-                  -> the supervisor's services, in order (trioproxy.supervisor)
-  after_serving   stop the services in reverse order, then close the httpx client
-                  (in-flight requests have finished or been cancelled by hypercorn's
-                  graceful timeout by then)
+                  -> saved state restored into its pool (trioproxy.state)
+                  -> the supervisor's services, in order: state writer, config watcher,
+                     health prober (trioproxy.supervisor)
+  after_serving   in-flight requests have ended (the drain: trioproxy.drain); stop the
+                  services in reverse order (the state writer last, flushing), then
+                  close the httpx client and the state store
 """
 
 from __future__ import annotations

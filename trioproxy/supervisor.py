@@ -5,9 +5,11 @@ Every service has one shape, `async def run(self, *, task_status=trio.TASK_STATU
 and calls `task_status.started()` once it is ready, so `start` returns only when every
 service is up and a service can rely on the ones started before it.
 
-Order (the app builds the list; later issues add the state writer, the event writer and
-the config watcher ahead of the prober):
-    health prober   needs the gateway's pool and upstreams.
+Order (the app builds the list, trioproxy.app):
+    state writer     first, so it stops last: it persists what every other service (and
+                     every request) changed, and flushes once they are gone.
+    config watcher   a reload swaps the gateway the prober then follows.
+    health prober    needs the pool and the upstream client; its probes change state.
 
 Stopping is the reverse of starting and waits for each service to be gone before the
 next one is told, so shutdown is deterministic: nothing still runs that depends on a
@@ -16,7 +18,9 @@ service already stopped.
 Crashes: a service that fails *before* it is ready fails `start` (the app cannot run
 without it: the process exits non-zero). After that, a `restart` service is logged,
 counted in `crashes` and started again after a backoff (doubling, capped); requests are
-not affected. A service with `restart=False` takes the app down with it instead.
+not affected. A service with `restart=False` takes the app down with it instead. All
+three services restart: each keeps its state outside its task (the pool's `touched`
+set, the reloader, the pool), so a restarted one carries on where the crashed one was.
 """
 
 from __future__ import annotations

@@ -61,9 +61,9 @@ class StateWriter:
             touched = self.pool().touched
             if not touched:
                 return
-            keys = list(touched)
+            batch = capture(touched, trio.current_time(), self.wall())
+            # Cleared only once captured (no await in between, so nothing is missed).
             touched.clear()
-            batch = capture(keys, trio.current_time(), self.wall())
             self.batches += 1
             # The store counts and logs its own failures and never raises for I/O.
             await trio.to_thread.run_sync(self.store.write, batch)
