@@ -292,6 +292,41 @@ async def test_an_unusable_database_falls_back_to_json_and_says_degraded(
         assert await gateway.exit_code() == 0
 
 
+async def test_an_unwritable_data_dir_falls_back_to_a_json_snapshot_elsewhere(
+    sim: SimulatedGemini, tmp_path: Path
+) -> None:
+    # A data dir below a regular file can be neither created nor written, whoever runs
+    # the test (root ignores permission bits, so chmod would not do).
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    data = blocker / "data"
+    temp = tmp_path / "tmp"  # the child's temp dir, where the fallback snapshot goes
+    temp.mkdir()
+    config = tmp_path / "keys.yaml"
+    write_keys(config, sim.url, ["key-a", "key-b"])  # type: ignore[attr-defined]
+    sim.faults.add("rate_limit_minute", key=KEYS["key-a"], retry_delay="600s")
+    env = {"TMPDIR": str(temp)}
+    async with gateway_process(config, data, env=env) as gateway:
+        opened = await gateway.wait_msg("state store opened")
+        assert (opened["store"], opened["degraded"]) == ("json", True)
+        assert str(opened["location"]).startswith(str(temp))
+        async with httpx.AsyncClient(base_url=gateway.url) as http:
+            ready = (await http.get("/readyz")).json()
+        assert (ready["status"], ready["store"]["kind"]) == ("degraded", "json")
+        assert await ask(gateway) == "key-b"
+        gateway.signal(signal.SIGTERM)
+        assert await gateway.exit_code() == 0
+    assert_clean_exit(gateway)
+    snapshots = list(temp.rglob("state.json"))
+    assert len(snapshots) == 1
+    assert "key-a" in snapshots[0].read_text()
+    # The next run finds the snapshot in the same place: a is still cooling.
+    async with gateway_process(config, data, env=env) as gateway:
+        assert {await ask(gateway) for _ in range(3)} == {"key-b"}
+        gateway.signal(signal.SIGTERM)
+        assert await gateway.exit_code() == 0
+
+
 async def test_sigterm_lets_streams_finish_within_the_grace_and_ends_the_rest_cleanly(
     sim: SimulatedGemini, tmp_path: Path, nursery: trio.Nursery
 ) -> None:
