@@ -72,6 +72,10 @@ class TrioProxyApp(QuartTrio):
         self.gateway = gateway
         self.config["MAX_CONTENT_LENGTH"] = gateway.config.gateway.max_body_bytes
         self.prober.follow(gateway)
+        if self.store is None:
+            # Nothing persists the marks: drop them, or they would keep every key state
+            # ever replaced alive.
+            gateway.pool.touched.clear()
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":

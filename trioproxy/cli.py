@@ -44,8 +44,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument(
         "--graceful-timeout",
         type=float,
-        default=float(os.environ.get("TRIOPROXY_GRACEFUL_TIMEOUT", "30")),
-        help="seconds in-flight requests, streams included, get to finish on shutdown",
+        help="seconds in-flight requests, streams included, get to finish on shutdown "
+        "(default: $TRIOPROXY_GRACEFUL_TIMEOUT or 30)",
     )
     check = commands.add_parser("check-config", help="validate keys.yaml and exit")
     check.add_argument("path", nargs="?", type=Path)
@@ -88,7 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     app = create_app(settings, runtime=runtime, opened=opened)
     try:
-        trio.run(_serve, app, args.bind, args.graceful_timeout)
+        grace = args.graceful_timeout
+        trio.run(_serve, app, args.bind, settings.graceful_timeout if grace is None else grace)
     except BaseExceptionGroup as group:
         # The app could not start (e.g. another gateway holds the data directory): the
         # reason was logged by the lifespan; exit non-zero without a traceback.
@@ -119,10 +120,21 @@ async def _serve(app: TrioProxyApp, bind: str, grace: float) -> None:
     (state flushed); close the upstream client. A second signal cuts at once."""
     stopping = trio.Event()
 
-    async def on_signals() -> None:
-        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+    async def on_signals(nursery: trio.Nursery) -> None:
+        # One receiver for the process's whole life: a SIGHUP at any moment (starting,
+        # a crashed watcher, shutting down) is a reload or nothing, never the default
+        # action, which would kill the process without a drain or a final flush.
+        received = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+        with trio.open_signal_receiver(*received) as signals:
             async for signum in signals:
                 name = signal.Signals(signum).name
+                if signum == signal.SIGHUP:
+                    reloader = getattr(app, "reloader", None)
+                    if reloader is None or stopping.is_set():
+                        logs.event("SIGHUP ignored: not serving", signal=name)
+                    else:
+                        nursery.start_soon(partial(reloader.reload, trigger=name, force=True))
+                    continue
                 if stopping.is_set():
                     logs.event("second signal: cutting requests in flight now", signal=name)
                     app.drain.begin(0)
@@ -131,13 +143,13 @@ async def _serve(app: TrioProxyApp, bind: str, grace: float) -> None:
                     "shutting down",
                     signal=name,
                     grace_seconds=grace,
-                    in_flight=app.drain.in_flight,
+                    upstream_waits=app.drain.in_flight,
                 )
                 app.drain.begin(grace)
                 stopping.set()
 
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(on_signals)
+        nursery.start_soon(on_signals, nursery)
         async with trio.open_nursery() as server:
             url = await server.start(
                 partial(

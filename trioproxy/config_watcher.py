@@ -1,4 +1,5 @@
-"""The config watcher: reloads keys.yaml when it changes, or on SIGHUP.
+"""The config watcher: reloads keys.yaml when it changes (SIGHUP is handled by
+`trioproxy serve` for the whole life of the process: trioproxy.cli).
 
 It watches the file's *directory*, not the file: editors (vim, many IDEs) and deploy
 tools (Kubernetes ConfigMaps, `mv new keys.yaml`) replace the file by renaming another
@@ -14,8 +15,6 @@ most that long. With a 100 ms debounce a save is applied well inside a second.
 from __future__ import annotations
 
 import logging
-import signal
-import threading
 from contextlib import aclosing
 from pathlib import Path
 
@@ -31,17 +30,14 @@ STEP_MS = 50
 
 
 class ConfigWatcher:
-    def __init__(self, reloader: Reloader, path: Path, *, sighup: bool = True) -> None:
+    def __init__(self, reloader: Reloader, path: Path) -> None:
         self.reloader = reloader
         self.path = path.absolute()
-        self.sighup = sighup
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         stop = anyio.Event()
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._watch, stop)
-            if self.sighup:
-                await nursery.start(self._on_sighup)
             task_status.started()
             try:
                 await trio.sleep_forever()
@@ -82,13 +78,3 @@ class ConfigWatcher:
                     error=str(error),
                 )
                 polling = True
-
-    async def _on_sighup(self, *, task_status: trio.TaskStatus[None]) -> None:
-        if threading.current_thread() is not threading.main_thread():
-            # Signals reach only the main thread (an embedding application): no SIGHUP.
-            task_status.started()
-            return
-        with trio.open_signal_receiver(signal.SIGHUP) as signals:
-            task_status.started()
-            async for _ in signals:
-                await self.reloader.reload(trigger="SIGHUP", force=True)

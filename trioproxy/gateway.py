@@ -43,6 +43,7 @@ class Gateway:
         decision records carry over (see KeyPool)."""
         self.config = config
         self.http = http
+        self._successor: Gateway | None = None
         self.base_url_override = base_url_override
         self.wall = wall
         self.pool = KeyPool(
@@ -70,7 +71,7 @@ class Gateway:
 
     def successor(self, config: Config) -> Gateway:
         """The gateway for a reloaded config: same client, same upstream override."""
-        return Gateway(
+        self._successor = Gateway(
             config,
             self.http,
             base_url_override=self.base_url_override,
@@ -78,9 +79,16 @@ class Gateway:
             previous=self,
             drain=self.dispatcher.drain,
         )
+        return self._successor
 
     def api_for(self, key: KeyState) -> GeminiAPI:
-        return self.apis[key.spec.upstream]
+        """The API of the key's upstream. A request admitted before a reload may hold a
+        key the reload moved to an upstream this gateway does not know: its successor
+        does (the key's spec is always the latest config's)."""
+        gateway = self
+        while key.spec.upstream not in gateway.apis and gateway._successor is not None:
+            gateway = gateway._successor
+        return gateway.apis[key.spec.upstream]
 
     def resolve_model(self, requested: object) -> str:
         """The Gemini model id for a client's `model` (aliases applied, prefixes stripped)."""

@@ -92,13 +92,13 @@ class HealthProber:
 
     async def _check(self, pick: Pick) -> Outcome:
         gateway = self.gateway
-        api = gateway.api_for(pick.key)
         secret = pick.key.spec.secret
-        if pick.model:
-            request = api.get_model(gateway.http, pick.model, secret)
-        else:
-            request = api.list_models(gateway.http, secret, None)
         try:
+            api = gateway.api_for(pick.key)
+            if pick.model:
+                request = api.get_model(gateway.http, pick.model, secret)
+            else:
+                request = api.list_models(gateway.http, secret, None)
             with trio.fail_after(gateway.config.gateway.probe_timeout):
                 await gateway.dispatcher.fetch_json(request, secret)
         except AttemptFailed as failed:

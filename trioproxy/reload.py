@@ -27,6 +27,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 
 import trio
 
@@ -102,7 +103,11 @@ class Reloader:
         if digest == self._digest and not force:
             return ReloadResult("unchanged")
         try:
-            runtime = resolve(self.settings, self.env, raw=raw)
+            # Parsing and validating a large file takes long enough (seconds for 10,000
+            # keys) to stall every request if done on the event loop.
+            runtime = await trio.to_thread.run_sync(
+                partial(resolve, self.settings, self.env, raw=raw)
+            )
         except ConfigError as error:
             return ReloadResult("failed", _problems(error))
         if runtime.simulated != self.simulated:

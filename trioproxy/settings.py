@@ -26,6 +26,8 @@ class Settings:
     watch_config: bool = True
     # The admin API's bearer token (TRIOPROXY_ADMIN_TOKEN); None: the admin API is off.
     admin_token: Secret | None = None
+    # Seconds in-flight requests get to finish on shutdown (`trioproxy serve`).
+    graceful_timeout: float = 30.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -40,6 +42,7 @@ class Settings:
             log_level=env.get("TRIOPROXY_LOG_LEVEL", "INFO").upper(),
             watch_config=_flag(env, "TRIOPROXY_WATCH_CONFIG", default=True),
             admin_token=Secret(token) if (token := env.get("TRIOPROXY_ADMIN_TOKEN")) else None,
+            graceful_timeout=_seconds(env, "TRIOPROXY_GRACEFUL_TIMEOUT", default=30.0),
         )
 
 
@@ -56,4 +59,21 @@ def _flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:
 
 def _data_dir(value: str) -> Path | None:
     # `off`: nothing persisted (an ephemeral instance, or a read-only image by design).
-    return None if value.strip().lower() in ("off", "none", "") else Path(value)
+    # Empty (an unset template variable) is the default, not "off".
+    value = value.strip()
+    if value.lower() in ("off", "none"):
+        return None
+    return Path(value or "data")
+
+
+def _seconds(env: Mapping[str, str], name: str, *, default: float) -> float:
+    value = env.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0 or seconds == float("inf"):
+        raise ValueError(f"{name} must be a number of seconds, not {value!r}")
+    return seconds

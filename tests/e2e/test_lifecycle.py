@@ -452,3 +452,23 @@ async def test_state_moves_between_instances_with_export_and_import(
     result = run_cli("state", "import", str(broken), data=second)
     assert result.returncode == 2
     assert "not a trioproxy-state document" in result.stderr
+
+
+async def test_sighup_reloads_with_the_file_watcher_off(
+    sim: SimulatedGemini, tmp_path: Path
+) -> None:
+    config = tmp_path / "keys.yaml"
+    write_keys(config, sim.url, ["key-a"])  # type: ignore[attr-defined]
+    env = {"TRIOPROXY_WATCH_CONFIG": "off"}
+    async with gateway_process(config, tmp_path / "data", env=env) as gateway:
+        started = [line.get("service") for line in gateway.lines if "service" in line]
+        assert "config watcher" not in started
+        write_keys(config, sim.url, ["key-a", "key-b"])  # type: ignore[attr-defined]
+        mark = len(gateway.lines)
+        gateway.signal(signal.SIGHUP)
+        reloaded = await gateway.wait_msg("config reloaded", after=mark)
+        assert (reloaded["trigger"], reloaded["added"]) == ("SIGHUP", ["key-b"])
+        assert {await ask(gateway) for _ in range(4)} == {"key-a", "key-b"}
+        gateway.signal(signal.SIGTERM)
+        assert await gateway.exit_code() == 0
+    assert_clean_exit(gateway)

@@ -14,10 +14,10 @@ import httpx
 import pytest
 import yaml
 
-from tests.unit.test_pool import NOON_UTC, lend, make_pool, pick, spec
-from trioproxy.config.model import GatewaySettings, KeySpec
+from tests.unit.test_pool import MODEL, NOON_UTC, lend, make_pool, pick, spec
+from trioproxy.config.model import GatewaySettings, KeySpec, LimitSpec
 from trioproxy.gateway import Gateway
-from trioproxy.pool import KeyPool, RateLimited, Transient
+from trioproxy.pool import KeyPool, RateLimited, Transient, Unavailable
 from trioproxy.pool.breaker import State
 from trioproxy.reload import Reloader
 from trioproxy.runtime import resolve
@@ -43,7 +43,7 @@ def test_a_key_with_the_same_name_and_secret_keeps_all_its_state() -> None:
     old = make_pool("a", "b", breaker_threshold=1)
     chosen = lend(old)
     assert chosen.key.name == "a"
-    old.report(chosen, RateLimited(30.0, MINUTE_IDS), now=0.0, wall=NOON_UTC)
+    old.report(chosen, RateLimited(30.0, quota_ids=MINUTE_IDS), now=0.0, wall=NOON_UTC)
     old.release(chosen, 0.0)
     fail(old, 1)  # b: its breaker opens
     new = reloaded(old, "a", "b", "c", breaker_threshold=1)
@@ -73,7 +73,7 @@ def test_a_removed_key_gets_nothing_new_and_its_calls_finish_on_the_old_pool() -
     assert held.key.name == "a"
     new = reloaded(old, "b")
     assert {pick(new) for _ in range(4)} == {"b"}
-    old.report(held, RateLimited(10.0, MINUTE_IDS), now=0.0, wall=NOON_UTC)
+    old.report(held, RateLimited(10.0, quota_ids=MINUTE_IDS), now=0.0, wall=NOON_UTC)
     old.release(held, 0.0)
     assert held.key.inflight == 0
     assert "a" not in new.by_name
@@ -97,7 +97,7 @@ def test_least_inflight_follows_calls_lent_by_the_previous_pool() -> None:
 def test_project_keys_keep_sharing_one_scope_across_a_reload() -> None:
     old = make_pool(spec("a", project="p"), spec("b", project="p"), "c")
     chosen = lend(old)
-    old.report(chosen, RateLimited(60.0, MINUTE_IDS), now=0.0, wall=NOON_UTC)
+    old.report(chosen, RateLimited(60.0, quota_ids=MINUTE_IDS), now=0.0, wall=NOON_UTC)
     old.release(chosen, 0.0)
     new = reloaded(old, spec("a", project="p"), spec("b", project="p"), "c", spec("d", project="p"))
     # The project's cooldown covers the new project key too.
@@ -118,11 +118,11 @@ def test_state_changes_are_marked_for_the_writer_across_pools() -> None:
 # The reloader, against a real file.
 
 
-def write(path: Path, keys: dict[str, str], **extra: Any) -> None:
+def write(path: Path, keys: dict[str, str], upstream: str = "gemini", **extra: Any) -> None:
     document = {
         "upstreams": [
             {
-                "name": "gemini",
+                "name": upstream,
                 "type": "gemini",
                 "base_url": "http://upstream.invalid",
                 "keys": [{"name": name, "key": secret} for name, secret in keys.items()],
@@ -242,3 +242,42 @@ def test_pool_usage_model_is_counted_per_key() -> None:
         10,
         5,
     )
+
+
+def test_a_rotated_key_does_not_inherit_its_old_secrets_cooldowns() -> None:
+    old = make_pool("a", "b")
+    chosen = lend(old)
+    assert chosen.key.name == "a"
+    old.report(chosen, RateLimited(3600.0, quota_ids=MINUTE_IDS), now=0.0, wall=NOON_UTC)
+    old.release(chosen, 0.0)
+    new = reloaded(old, _rotated("a"), "b")
+    assert new.by_name["a"].quota is not old.by_name["a"].quota
+    assert "a" in {pick(new, now=1.0) for _ in range(4)}
+
+
+def test_changing_one_models_limits_keeps_the_other_models_budgets() -> None:
+    flash, pro = LimitSpec("gemini-2.5-flash*", rpd=2), LimitSpec("gemini-2.5-pro*", rpd=5)
+    old = make_pool(spec("a", limits=(flash, pro)))
+    pick(old)
+    pick(old)
+    assert isinstance(old.choose(MODEL, 1.0, NOON_UTC + 1.0), Unavailable)
+    new = reloaded(old, spec("a", limits=(flash, LimitSpec("gemini-2.5-pro*", rpd=9))))
+    # Flash's limit did not change: today's two requests still count.
+    assert isinstance(new.choose(MODEL, 2.0, NOON_UTC + 2.0), Unavailable)
+    newer = reloaded(new, spec("a", limits=(LimitSpec("gemini-2.5-flash*", rpd=3), pro)))
+    assert pick(newer, now=3.0) == "a"  # a new flash limit starts a new count
+
+
+async def test_a_request_admitted_before_a_reload_finds_its_keys_moved_upstream(
+    tmp_path: Path, http: httpx.AsyncClient
+) -> None:
+    path = tmp_path / "keys.yaml"
+    write(path, {"a": "secret-1"})
+    reloader, gateways = await make_reloader(path, http)
+    write(path, {"a": "secret-1"}, upstream="google")
+    assert (await reloader.reload(trigger="test")).outcome == "applied"
+    old, new = gateways
+    key = old.pool.by_name["a"]
+    assert key is new.pool.by_name["a"]
+    # The old gateway has no "google" upstream; the key is served by its successor's.
+    assert old.api_for(key) is new.apis["google"]

@@ -18,7 +18,7 @@ from trioproxy.pool.reset import PACIFIC
 from trioproxy.pool.usage import KeyUsage
 from trioproxy.secret import Secret
 from trioproxy.state.capture import capture, restore
-from trioproxy.state.snapshot import Snapshot
+from trioproxy.state.snapshot import Snapshot, SnapshotError
 from trioproxy.state.store import StateStore
 from trioproxy.state.writer import StateWriter
 
@@ -149,3 +149,42 @@ def test_usage_days_follow_the_pacific_calendar(local: str, hours: int) -> None:
     assert usage.today(midnight + hours * 3600 - 1).requests == 1  # same day, last second
     assert usage.today(midnight + hours * 3600).requests == 0  # the next day
     assert usage.day != local
+
+
+async def test_the_writer_saves_the_key_of_the_current_config_not_its_old_secret() -> None:
+    old = make_pool("a", "b")
+    new = KeyPool(
+        [KeySpec("a", Secret("rotated"), "gemini"), spec("b")],
+        random=lambda: 0.0,
+        previous=old,
+    )
+    written: list[Snapshot] = []
+
+    class Store:
+        def write(self, batch: Snapshot) -> None:
+            written.append(batch)
+
+    # The old credential finishes a call after the new one served one: both are marked.
+    pick(new)
+    old_a = old.by_name["a"]
+    old.touched.add(old_a)
+    writer = StateWriter(Store(), lambda: new, wall=lambda: NOON_UTC)  # type: ignore[arg-type]
+    await writer.flush()
+    (batch,) = written
+    assert batch.keys["a"].fingerprint == Secret("rotated").fingerprint
+    assert not new.touched
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("failures", "2x"), ("reopen_at", "soon"), ("breaker", "ajar"), ("disabled", 7),
+     ("opens", -1), ("auth_recheck_at", float("inf")), ("name", None)],
+)  # fmt: skip
+def test_a_state_document_with_wrong_types_is_refused_when_read(field: str, value: object) -> None:
+    pool = make_pool("a")
+    fail(pool, Transient("503"), now=0.0)
+    document = capture(pool.keys, 0.0, NOON_UTC).to_json()
+    assert Snapshot.from_json(document).keys["a"].failures == 1  # the untouched one reads
+    document["keys"][0][field] = value
+    with pytest.raises(SnapshotError, match="malformed"):
+        Snapshot.from_json(document)

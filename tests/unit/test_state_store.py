@@ -593,3 +593,44 @@ def test_a_newer_json_snapshot_beats_an_older_sqlite_at_open(
     store = gateway(data, fallback)
     assert store.open().keys == restored.keys
     store.close()
+
+
+def test_a_fallback_dir_others_can_write_is_never_read(tmp_path: Path, fallback: Path) -> None:
+    data = tmp_path / "data"
+    store = gateway(data, fallback)
+    store.open()
+    store.write(rich())
+    store.close()
+    # Another local user plants a newer state in a world-writable fallback directory.
+    fallback.mkdir()
+    fallback.chmod(0o777)
+    planted = Snapshot(saved_at=9e9, keys={"a": KeyRecord("a", "fp", disabled="auth: planted")})
+    (fallback / "state.json").write_text(json.dumps(planted.to_json()))
+    store = gateway(data, fallback)
+    assert store.open() == rich()
+    store.close()
+    assert read_state(data, fallback_dir=fallback) == rich()
+    fallback.chmod(0o700)  # ours alone: now it counts
+    assert read_state(data, fallback_dir=fallback).keys["a"].disabled == "auth: planted"
+
+
+def test_a_database_that_cannot_be_written_is_still_restored_from(
+    tmp_path: Path, fallback: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = tmp_path / "data"
+    store = gateway(data, fallback)
+    store.open()
+    store.write(rich())
+    store.close()
+    open_for_writing = SqliteStore.open
+
+    def read_only_directory(self: SqliteStore) -> None:
+        if not self.readonly:
+            raise StoreError("attempt to write a readonly database")
+        open_for_writing(self)
+
+    monkeypatch.setattr(SqliteStore, "open", read_only_directory)
+    store = gateway(data, fallback)
+    assert store.open() == rich()
+    assert store.status.kind == "json"
+    store.close()

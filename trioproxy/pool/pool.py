@@ -97,16 +97,22 @@ class KeyPool:
         self.touched: set[KeyState] = previous.touched if previous is not None else set()
         self.keys = []
         for spec in keys:
+            old = kept.get(spec.name)
+            if old is not None and old.spec.secret.fingerprint != spec.secret.fingerprint:
+                old = None  # same name, new secret: a new credential
             scope_id = f"project:{spec.project}" if spec.project else f"key:{spec.name}"
-            scope = self.scopes.get(scope_id) or scopes.get(scope_id)
+            scope = self.scopes.get(scope_id)
+            if scope is None and (spec.project or old is not None):
+                # A project's quota is the project's, whatever its keys; a key's own quota
+                # belongs to its secret, so a rotated key does not inherit its cooldowns.
+                scope = scopes.get(scope_id)
             if scope is None:
                 scope = QuotaScope(scope_id, spec.limits)
             else:
                 # The config requires one project's keys to declare the same limits.
                 scope.set_limits(spec.limits)
             self.scopes[scope_id] = scope
-            old = kept.get(spec.name)
-            if old is not None and old.spec.secret.fingerprint == spec.secret.fingerprint:
+            if old is not None:
                 old.adopt(spec, scope, policy, self.settings.health_window)
                 self.keys.append(old)
                 continue

@@ -160,11 +160,14 @@ class QuotaScope:
         self._budgets: dict[str, Budget] = {}
 
     def set_limits(self, limits: tuple[LimitSpec, ...]) -> None:
-        """New limits from a reload. Budgets counted against other limits start afresh;
-        cooldowns stay, because they are Gemini's, not ours."""
-        if limits != self.limits:
-            self.limits = limits
-            self._budgets.clear()
+        """New limits from a reload. A model whose limits did not change keeps its budget
+        (today's counts); the others start afresh. Cooldowns stay: they are Gemini's."""
+        if limits == self.limits:
+            return
+        self.limits = limits
+        for model, budget in list(self._budgets.items()):
+            if self._limits_for(model) != budget.limits:
+                del self._budgets[model]
 
     def budget(self, model: str) -> Budget | None:
         """The local budget for `model` (created on first use), or None if unlimited."""
@@ -172,10 +175,17 @@ class QuotaScope:
         if budget is not None or not self.limits or not model:
             # Model-less calls (listing models) spend no quota.
             return budget
+        limits = self._limits_for(model)
+        if limits is None:
+            return None
+        budget = self._budgets[model] = Budget(limits)
+        return budget
+
+    def _limits_for(self, model: str) -> LimitSpec | None:
+        # The first glob that matches, as documented for `limits:` in keys.yaml.
         for limits in self.limits:
             if fnmatch.fnmatchcase(model, limits.models):
-                budget = self._budgets[model] = Budget(limits)
-                return budget
+                return limits
         return None
 
     def budgets(self) -> dict[str, Budget]:

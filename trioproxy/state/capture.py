@@ -117,11 +117,13 @@ def restore(pool: KeyPool, saved: Snapshot, now: float, wall: float) -> Restored
             rotated.append(key.name)
             continue
         try:
-            state = State(record.breaker)
-        except ValueError:
-            logs.event("saved state has an unknown breaker state", logging.WARNING, key=key.name)
+            _restore_key(key, record, State(record.breaker), to_now, now)
+        except (TypeError, ValueError) as error:
+            # Records are checked when read (Snapshot.from_json); this keeps one bad
+            # record from stopping the start of the gateway anyway.
+            logs.event("saved state of a key is unusable", logging.WARNING, key=key.name,
+                       error=str(error))  # fmt: skip
             continue
-        _restore_key(key, record, state, to_now, now)
         restored += 1
         usage = saved.usage.get((key.name, pacific_day(wall)))
         if usage is not None:

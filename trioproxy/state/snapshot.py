@@ -16,6 +16,7 @@ truncated SHA-256, trioproxy.secret), so a snapshot can be moved between machine
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -67,6 +68,9 @@ class ScopeRecord:
 
     cooldowns: tuple[CooldownRecord, ...] = ()
     budgets: tuple[BudgetRecord, ...] = ()
+
+    def records(self) -> tuple[CooldownRecord | BudgetRecord, ...]:
+        return (*self.cooldowns, *self.budgets)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +130,8 @@ class Snapshot:
             }
             usage = [UsageRecord(**item) for item in document.get("usage", [])]
             saved_at = float(document.get("saved_at", 0.0))
+            for record in (*keys, *usage, *(r for s in scopes.values() for r in s.records())):
+                _check(record)
         except (TypeError, ValueError, AttributeError) as error:
             raise SnapshotError(f"malformed {FORMAT} document: {error}") from None
         return cls(
@@ -160,3 +166,61 @@ def _scope(item: dict[str, Any]) -> ScopeRecord:
         for budget in item.get("budgets", ())
     )
     return ScopeRecord(cooldowns, budgets)
+
+
+BREAKER_STATES = ("closed", "open", "half_open", "probation")
+# What each record's scalar fields must hold ("?": or null). A state document may come
+# from an import or a file on disk: a wrong type must be refused here, not found later
+# as a crash on the request path or at every start.
+_FIELDS: dict[type, dict[str, str]] = {
+    KeyRecord: {
+        "name": "str",
+        "fingerprint": "str",
+        "disabled": "str?",
+        "auth_recheck_at": "num?",
+        "breaker": "breaker",
+        "failures": "int",
+        "opens": "int",
+        "reopen_at": "num?",
+        "last_model": "str?",
+    },
+    CooldownRecord: {"model": "str", "dimension": "str", "until": "num", "source": "str?"},
+    BudgetRecord: {"model": "str", "day": "str", "day_count": "int"},
+    UsageRecord: {
+        "key": "str",
+        "day": "str",
+        "requests": "int",
+        "failures": "int",
+        "rate_limited": "int",
+        "prompt_tokens": "int",
+        "completion_tokens": "int",
+    },
+}
+
+
+def _check(record: object) -> None:
+    for name, kind in _FIELDS[type(record)].items():
+        value = getattr(record, name)
+        if value is None and kind.endswith("?"):
+            continue
+        if not _fits(value, kind.rstrip("?")):
+            raise ValueError(
+                f"{type(record).__name__}.{name} must be {kind.rstrip('?')}, "
+                f"not {type(value).__name__}"
+            )
+    if isinstance(record, CooldownRecord) and not all(
+        isinstance(quota_id, str) for quota_id in record.quota_ids
+    ):
+        raise ValueError("CooldownRecord.quota_ids must be strings")
+
+
+def _fits(value: object, kind: str) -> bool:
+    if kind == "str":
+        return isinstance(value, str)
+    if kind == "breaker":
+        return value in BREAKER_STATES
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    if kind == "int":
+        return isinstance(value, int) and value >= 0
+    return math.isfinite(value)

@@ -28,6 +28,7 @@ import fcntl
 import hashlib
 import logging
 import os
+import stat
 import tempfile
 import threading
 from collections.abc import Callable
@@ -190,6 +191,11 @@ class StateStore:
                 "as it is: it is the operator's data",
                 reason=error,
             )
+            # A database that cannot be written (a read-only directory) may still be
+            # read: its state is restored, and carried on in JSON.
+            readable = _read_sqlite(self.data_dir / SQLITE_NAME)
+            if readable is not None and readable.saved_at > restored.saved_at:
+                restored = readable
             self._mirror, self._cause = restored, str(error)
             self._activate_json(quiet=False)
             return
@@ -217,10 +223,9 @@ class StateStore:
 
     def _activate_json(self, *, quiet: bool) -> bool:
         """Write the whole mirror to the first JSON location that takes it."""
-        for path in self._json_paths():
+        for path in self._json_paths(create=True):
             store = JsonStore(path)
             try:
-                path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
                 store.load()  # a file that is not a state document is not ours to overwrite
                 store.replace(self.snapshot())
             except (StoreError, OSError) as error:
@@ -242,8 +247,13 @@ class StateStore:
         if not self._is_open:
             raise RuntimeError("the state store is not open")
 
-    def _json_paths(self) -> list[Path]:
-        return [self.data_dir / JSON_NAME, self.fallback_dir / JSON_NAME]
+    def _json_paths(self, *, create: bool = False) -> list[Path]:
+        paths = [self.data_dir / JSON_NAME]
+        # The fallback lives in a shared temp dir: only a directory that is ours alone is
+        # read or written, or another local user could plant a state for us to restore.
+        if _private_dir(self.fallback_dir, create=create):
+            paths.append(self.fallback_dir / JSON_NAME)
+        return paths
 
     def _set(self, kind: str, location: str, reason: str | None) -> None:
         self._status = replace(
@@ -257,22 +267,49 @@ class StateStore:
         )
 
 
+def _private_dir(path: Path, *, create: bool = False) -> bool:
+    """True if `path` and its parent are directories owned by this user and writable by
+    no one else (`create`: made so, for this user only, where missing)."""
+    for level in (path.parent, path):
+        try:
+            if create:
+                level.mkdir(mode=0o700, exist_ok=True)
+            info = level.lstat()
+        except OSError:
+            return False
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+            return False
+        if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            return False
+    return True
+
+
+def _read_sqlite(path: Path) -> Snapshot | None:
+    if not path.exists():
+        return None
+    sqlite = SqliteStore(path, readonly=True)
+    try:
+        sqlite.open()
+        return sqlite.load()
+    except StoreError as error:
+        _warn("cannot read the SQLite state", reason=error)
+        return None
+    finally:
+        _close(sqlite)
+
+
 def read_state(data_dir: Path, *, fallback_dir: Path | None = None) -> Snapshot:
     """The newest state saved for `data_dir`, read only: no lock, no migration, safe while
     a gateway runs. SQLite wins a tie; an empty state when nothing is there."""
     found: list[Snapshot] = []
-    path = data_dir / SQLITE_NAME
-    if path.exists():
-        sqlite = SqliteStore(path, readonly=True)
-        try:
-            sqlite.open()
-            found.append(sqlite.load())
-        except StoreError as error:
-            _warn("cannot read the SQLite state", reason=error)
-        finally:
-            _close(sqlite)
+    saved = _read_sqlite(data_dir / SQLITE_NAME)
+    if saved is not None:
+        found.append(saved)
     fallback = fallback_dir or default_fallback_dir(data_dir)
-    newer = _newest([data_dir / JSON_NAME, fallback / JSON_NAME])
+    paths = [data_dir / JSON_NAME]
+    if _private_dir(fallback):
+        paths.append(fallback / JSON_NAME)
+    newer = _newest(paths)
     found.extend([newer] if newer is not None else [])
     return max(found, key=lambda snapshot: snapshot.saved_at, default=Snapshot())
 

@@ -58,10 +58,15 @@ class StateWriter:
     async def flush(self) -> None:
         """Write every key changed since the last flush (nothing if none was)."""
         async with self._lock:
-            touched = self.pool().touched
+            pool = self.pool()
+            touched = pool.touched
             if not touched:
                 return
-            batch = capture(touched, trio.current_time(), self.wall())
+            # Only the keys of the current config: a removed key, or the old state of a
+            # key whose secret changed (both may still finish calls), is not saved over
+            # the key that now carries its name.
+            current = [key for key in touched if pool.by_name.get(key.name) is key]
+            batch = capture(current, trio.current_time(), self.wall())
             # Cleared only once captured (no await in between, so nothing is missed).
             touched.clear()
             self.batches += 1
