@@ -219,6 +219,8 @@ async def test_kill_9_under_load_leaves_a_clean_recent_database(
     async with gateway_process(config, data) as gateway:
         stop_load = trio.Event()
         answered = 0
+        kill_after: int | None = None
+        time_to_kill = trio.Event()
 
         async def load() -> None:
             nonlocal answered
@@ -229,6 +231,8 @@ async def test_kill_9_under_load_leaves_a_clean_recent_database(
                             model=MODEL, messages=[{"role": "user", "content": "hi"}]
                         )
                         answered += 1
+                        if kill_after is not None and answered >= kill_after:
+                            time_to_kill.set()
                     except openai.APIConnectionError:
                         return  # killed
 
@@ -236,10 +240,11 @@ async def test_kill_9_under_load_leaves_a_clean_recent_database(
             for _ in range(8):
                 nursery.start_soon(load)
             sim.faults.add("rate_limit_minute", key=KEYS["key-a"], retry_delay="600s")
-            await wait_for_saved(
-                data,
-                lambda state: "key:key-a" in state.scopes and state.scopes["key:key-a"].cooldowns,
-            )
+            await wait_for_saved(data, lambda state: cooling(state, "key-a"))
+            # Kill mid-load, a few hundred requests (well past one flush) later.
+            kill_after = answered + 300
+            with trio.fail_after(60):
+                await time_to_kill.wait()
             killed_at = time.time()
             gateway.signal(signal.SIGKILL)
             assert await gateway.exit_code() == -signal.SIGKILL
