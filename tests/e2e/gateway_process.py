@@ -124,7 +124,12 @@ async def gateway_process(
     """Start `trioproxy serve` on a free loopback port; on exit, make sure it is gone."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("GEMINI", "TRIOPROXY"))}
     environment.update(
-        TRIOPROXY_DATA_DIR=str(data_dir), TRIOPROXY_SIMULATE="off", **dict(env or {})
+        TRIOPROXY_DATA_DIR=str(data_dir),
+        TRIOPROXY_SIMULATE="off",
+        # Warnings Python hides by default (unclosed resources, coroutines never awaited)
+        # are printed, so the tests that check stderr for them can see them.
+        PYTHONWARNINGS="default",
+        **dict(env or {}),
     )
     command = [sys.executable, "-m", "trioproxy", "serve", "--bind", "127.0.0.1:0"]
     command += ["--config", str(config), "--graceful-timeout", str(grace)]
