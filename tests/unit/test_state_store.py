@@ -595,12 +595,18 @@ def test_a_newer_json_snapshot_beats_an_older_sqlite_at_open(
     store.close()
 
 
-def test_a_fallback_dir_others_can_write_is_never_read(tmp_path: Path, fallback: Path) -> None:
+def saved_rich(tmp_path: Path, fallback: Path) -> Path:
+    """A data directory whose SQLite state is `rich()`, its store closed."""
     data = tmp_path / "data"
     store = gateway(data, fallback)
     store.open()
     store.write(rich())
     store.close()
+    return data
+
+
+def test_a_fallback_dir_others_can_write_is_never_read(tmp_path: Path, fallback: Path) -> None:
+    data = saved_rich(tmp_path, fallback)
     # Another local user plants a newer state in a world-writable fallback directory.
     fallback.mkdir()
     fallback.chmod(0o777)
@@ -617,11 +623,7 @@ def test_a_fallback_dir_others_can_write_is_never_read(tmp_path: Path, fallback:
 def test_a_database_that_cannot_be_written_is_still_restored_from(
     tmp_path: Path, fallback: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    data = tmp_path / "data"
-    store = gateway(data, fallback)
-    store.open()
-    store.write(rich())
-    store.close()
+    data = saved_rich(tmp_path, fallback)
     open_for_writing = SqliteStore.open
 
     def read_only_directory(self: SqliteStore) -> None:

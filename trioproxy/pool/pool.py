@@ -89,7 +89,7 @@ class KeyPool:
         # secret is the same credential, so it keeps its state (cooldowns, breaker,
         # health, load); a project keeps its scope. Everything else starts fresh.
         kept = previous.by_name if previous is not None else {}
-        scopes = dict(previous.scopes) if previous is not None else {}
+        scopes = previous.scopes if previous is not None else {}
         self.scopes: dict[str, QuotaScope] = {}
         # Keys whose state changed since the state writer last looked: a set, shared
         # with the pools before and after a reload, so marking a change is O(1), never
