@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,10 @@ from trioproxy.config_watcher import ConfigWatcher
 from trioproxy.drain import Drain
 from trioproxy.errors import ClientError, ProxyError
 from trioproxy.gateway import Gateway
+from trioproxy.observability import requests
+from trioproxy.observability.collector import GatewayCollector, Sources
+from trioproxy.observability.metrics import Metrics
+from trioproxy.pool.overrides import Override
 from trioproxy.prober import HealthProber
 from trioproxy.reload import Reloader
 from trioproxy.routes.admin import blueprint as admin_blueprint
@@ -40,7 +43,7 @@ from trioproxy.routes.openai import blueprint as openai_blueprint
 from trioproxy.runtime import Runtime, resolve
 from trioproxy.serving import serve_app
 from trioproxy.settings import Settings
-from trioproxy.state.capture import restore
+from trioproxy.state.capture import restore, saved_overrides
 from trioproxy.state.snapshot import Snapshot
 from trioproxy.state.store import StateStore
 from trioproxy.state.writer import StateWriter
@@ -66,6 +69,9 @@ class TrioProxyApp(QuartTrio):
     supervisor: Supervisor
     drain: Drain
     settings: Settings
+    metrics: Metrics
+    # The admin's runtime weight/priority overrides, by key name (kept across reloads).
+    overrides: dict[str, Override]
 
     def swap_gateway(self, gateway: Gateway) -> None:
         """Make a reloaded config current: one assignment (requests pin theirs)."""
@@ -108,6 +114,8 @@ def create_app(
     app.runtime = runtime
     app.settings = settings
     app.drain = Drain()
+    app.metrics = Metrics()
+    app.overrides = {}
     gateway_settings = runtime.config.gateway
     app.config.update(
         RESPONSE_TIMEOUT=None,  # the request deadline governs, not Quart's 60 s default
@@ -125,9 +133,26 @@ def create_app(
         base_url = None
         if runtime.simulated:
             base_url = await _start_simulation(app)
+        saved = None
+        if settings.data_dir is not None:
+            state = opened
+            if state is None:
+                state = await trio.to_thread.run_sync(_open_store, settings.data_dir)
+            app.store, saved = state
+            # The admin's overrides shape the pool (tiers, weights): applied as it is built.
+            app.overrides.update(saved_overrides(saved))
         app.gateway = Gateway(
-            runtime.config, http, base_url_override=base_url, wall=wall, drain=app.drain
+            runtime.config,
+            http,
+            base_url_override=base_url,
+            wall=wall,
+            drain=app.drain,
+            overrides=app.overrides,
+            metrics=app.metrics,
         )
+        if app.store is not None and saved is not None:
+            _restore(app.gateway, app.store, saved, wall)
+        app.metrics.registry.register(GatewayCollector(_sources(app, wall)))
         app.prober = HealthProber(app.gateway)
         app.reloader = Reloader(
             settings,
@@ -137,8 +162,7 @@ def create_app(
         )
         app.reloader.remember(runtime.raw)
         services = []
-        if settings.data_dir is not None:
-            app.store = await _restore_state(app, settings.data_dir, opened, wall)
+        if app.store is not None:
             writer = StateWriter(app.store, lambda: app.gateway.pool, wall=wall)
             services.append(Service("state writer", writer.run))
         if settings.watch_config:
@@ -167,8 +191,7 @@ def create_app(
 
     @app.before_request
     async def admit() -> None:
-        g.start = time.perf_counter()
-        g.request_id = (request.headers.get("x-request-id") or uuid.uuid4().hex)[:128]
+        requests.admit(app.metrics)
         g.caller = None
         # The one read of the current config for this request (a reload swaps it).
         g.gateway = app.gateway
@@ -181,19 +204,7 @@ def create_app(
 
     @app.after_request
     async def finish(response: Response) -> Response:
-        response.headers["x-request-id"] = g.get("request_id", "")
-        caller = g.get("caller")
-        logs.access(
-            request_id=g.get("request_id"),
-            method=request.method,
-            route=request.path,
-            status=response.status_code,
-            client=caller.name if caller else None,
-            key=response.headers.get("x-trioproxy-key"),
-            attempts=response.headers.get("x-trioproxy-attempts"),
-            # Until the response head: the whole call for JSON, time to first chunk for SSE.
-            ms=logs.elapsed_ms(g.get("start", time.perf_counter())),
-        )
+        requests.observe(app.metrics, response)
         return response
 
     app.register_error_handler(ProxyError, _proxy_error)
@@ -208,24 +219,19 @@ def open_state(settings: Settings) -> OpenedState | None:
     binds. None when persistence is off."""
     if settings.data_dir is None:
         return None
-    store = StateStore(settings.data_dir)
+    return _open_store(settings.data_dir)
+
+
+def _open_store(data_dir: Path) -> OpenedState:
+    store = StateStore(data_dir)
     return store, store.open()
 
 
-async def _restore_state(
-    app: TrioProxyApp,
-    data_dir: Path,
-    opened: OpenedState | None,
-    wall: Callable[[], float],
-) -> StateStore:
-    """Put the saved state back into the pool before the first request (opening the store
-    here if `create_app` was not given it open)."""
-    if opened is None:
-        store = StateStore(data_dir)
-        saved = await trio.to_thread.run_sync(store.open)
-    else:
-        store, saved = opened
-    restored = restore(app.gateway.pool, saved, trio.current_time(), wall())
+def _restore(
+    gateway: Gateway, store: StateStore, saved: Snapshot, wall: Callable[[], float]
+) -> None:
+    """Put the saved state back into the pool before the first request."""
+    restored = restore(gateway.pool, saved, trio.current_time(), wall())
     status = store.status
     logs.event(
         "state restored" if restored.keys else "state store opened",
@@ -236,7 +242,17 @@ async def _restore_state(
         reason=status.reason,
         keys=restored.keys,
     )
-    return store
+
+
+def _sources(app: TrioProxyApp, wall: Callable[[], float]) -> Sources:
+    return Sources(
+        pool=lambda: app.gateway.pool,
+        reloads=lambda: app.reloader.status,
+        store=lambda: app.store.status if app.store is not None else None,
+        crashes=lambda: dict(app.supervisor.crashes),
+        logs_dropped=logs.dropped,
+        wall=wall,
+    )
 
 
 async def _start_simulation(app: TrioProxyApp) -> str:

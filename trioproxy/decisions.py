@@ -16,12 +16,14 @@ from trioproxy.pool import AuthFailure, ClientFault, Outcome, RateLimited, Succe
 MAX_SKIPS = 32
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RequestInfo:
-    """What a decision record notes about the HTTP request it belongs to."""
+    """What a decision record notes about the HTTP request it belongs to; the dispatcher
+    hangs the record on it, for the access log and the metrics."""
 
     request_id: str = ""
     route: str = ""
+    decision: Decision | None = None
 
 
 @dataclass(slots=True)

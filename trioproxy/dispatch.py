@@ -48,6 +48,7 @@ from trioproxy.errors import (
     ShuttingDown,
     UpstreamError,
 )
+from trioproxy.observability.metrics import Metrics
 from trioproxy.pool import (
     ClientFault,
     KeyPool,
@@ -103,8 +104,10 @@ class Dispatcher:
         wall: Callable[[], float] = time.time,
         decisions: DecisionLog | None = None,
         drain: Drain | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.pool = pool
+        self.metrics = metrics
         self.drain = drain or Drain()
         self.http = http
         self.settings = settings
@@ -130,6 +133,7 @@ class Dispatcher:
         reported and released before this returns."""
         info = info or RequestInfo()
         decision = Decision(info.request_id, info.route, model, self.wall())
+        info.decision = decision
         self.decisions.add(decision)
         try:
             with self.drain.guard(deadline or self.deadline()) as scope:
@@ -251,6 +255,8 @@ class Dispatcher:
 
     def report(self, pick: Pick, outcome: Outcome) -> None:
         self.pool.report(pick, outcome, now=trio.current_time(), wall=self.wall())
+        if self.metrics is not None:
+            self.metrics.outcome(pick, outcome)
 
     def judge_stream(self, served: Served[Any], outcome: Outcome) -> None:
         """A held stream's verdict (its end, or a failure midway): to the pool, and into
@@ -260,8 +266,10 @@ class Dispatcher:
     def release(self, pick: Pick) -> None:
         self.pool.release(pick, trio.current_time())
 
-    def record_tokens(self, pick: Pick, prompt: int, completion: int) -> None:
+    def record_tokens(self, pick: Pick, prompt: int, completion: int, reasoning: int = 0) -> None:
         self.pool.record_tokens(pick, prompt, completion, now=trio.current_time(), wall=self.wall())
+        if self.metrics is not None:
+            self.metrics.tokens(pick, prompt, completion, reasoning)
 
     def _out_of_attempts(self, model: str, last: Failure) -> ProxyError:
         # The pool as the client's retry will find it (this request's own exclusions

@@ -8,7 +8,7 @@ config and half of another.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 
 import httpx
@@ -18,7 +18,9 @@ from trioproxy.config.model import Config
 from trioproxy.dispatch import Dispatcher
 from trioproxy.drain import Drain
 from trioproxy.errors import InvalidRequest
+from trioproxy.observability.metrics import Metrics
 from trioproxy.pool import KeyPool, KeyState
+from trioproxy.pool.overrides import Override
 from trioproxy.upstream import GeminiAPI
 
 # Routing prefixes other gateways and SDKs put in front of Gemini model ids.
@@ -38,6 +40,8 @@ class Gateway:
         wall: Callable[[], float] = time.time,
         previous: Gateway | None = None,
         drain: Drain | None = None,
+        metrics: Metrics | None = None,
+        overrides: Mapping[str, Override] | None = None,
     ) -> None:
         """`previous`: the gateway this one replaces on a reload; its keys' state and its
         decision records carry over (see KeyPool)."""
@@ -51,7 +55,10 @@ class Gateway:
             settings=config.gateway,
             policies={upstream.name: upstream.policy for upstream in config.upstreams},
             previous=previous.pool if previous is not None else None,
+            overrides=overrides,
         )
+        # The admin's overrides (a mapping the app keeps and changes; shared by successors).
+        self.overrides = overrides if overrides is not None else {}
         self.apis = {
             upstream.name: GeminiAPI(
                 replace(upstream, base_url=base_url_override) if base_url_override else upstream
@@ -67,6 +74,7 @@ class Gateway:
             wall=wall,
             decisions=previous.dispatcher.decisions if previous is not None else None,
             drain=drain,
+            metrics=metrics,
         )
 
     def successor(self, config: Config) -> Gateway:
@@ -78,6 +86,8 @@ class Gateway:
             wall=self.wall,
             previous=self,
             drain=self.dispatcher.drain,
+            metrics=self.dispatcher.metrics,
+            overrides=self.overrides,
         )
         return self._successor
 

@@ -6,8 +6,11 @@ a `Secret` that reaches a log call is printed masked (see trioproxy.secret).
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
+import logging.handlers
+import queue
 import sys
 import time
 from typing import Any
@@ -32,9 +35,50 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
+# Records waiting for the writer thread. Bounded: if stderr blocks (a full pipe, a slow
+# log collector), records are dropped and counted rather than stalling requests.
+QUEUE_SIZE = 10_000
+_dropped = 0
+_listener: logging.handlers.QueueListener | None = None
+
+
+class _DroppingQueueHandler(logging.handlers.QueueHandler):
+    def enqueue(self, record: logging.LogRecord) -> None:
+        global _dropped
+        try:
+            self.queue.put_nowait(record)
+        except queue.Full:
+            _dropped += 1
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        # Formatted here, on the caller's thread, so the writer only writes bytes and the
+        # record's arguments are not read later from another thread.
+        record.msg = self.format(record)
+        record.args = None
+        record.exc_info = record.exc_text = None
+        return record
+
+
+def dropped() -> int:
+    """Log records dropped because the writer fell behind (a metric)."""
+    return _dropped
+
+
 def configure(level: str = "INFO") -> None:
-    handler = logging.StreamHandler(sys.stderr)
+    """JSON lines on stderr, written by a background thread: a log call on the request
+    path only formats and enqueues (it never waits for stderr)."""
+    global _listener
+    if _listener is not None:
+        _listener.stop()
+    output = logging.StreamHandler(sys.stderr)
+    output.setFormatter(logging.Formatter("%(message)s"))
+    records: queue.Queue[logging.LogRecord] = queue.Queue(QUEUE_SIZE)
+    handler = _DroppingQueueHandler(records)
     handler.setFormatter(JsonFormatter())
+    _listener = logging.handlers.QueueListener(records, output)
+    _listener.start()
+    # Whatever is queued is written before the process exits.
+    atexit.register(_listener.stop)
     root = logging.getLogger("trioproxy")
     root.handlers[:] = [handler]
     root.setLevel(level)

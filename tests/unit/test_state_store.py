@@ -159,9 +159,9 @@ def test_migrations_run_once_and_in_order(tmp_path: Path, monkeypatch: pytest.Mo
     store.open()
     store.write(rich())
     store.close()
-    assert user_version(path) == len(MIGRATIONS) == 1
+    assert user_version(path) == len(MIGRATIONS)
 
-    # A second migration that would fail if it ran twice (a primary key conflict).
+    # A further migration that would fail if it ran twice (a primary key conflict).
     second = "CREATE TABLE extra (x INTEGER PRIMARY KEY);\nINSERT INTO extra VALUES (1);\n"
     monkeypatch.setattr(sqlite_store, "MIGRATIONS", [*MIGRATIONS, second])
     for _ in range(2):
@@ -169,7 +169,7 @@ def test_migrations_run_once_and_in_order(tmp_path: Path, monkeypatch: pytest.Mo
         store.open()
         assert store.load() == rich()
         store.close()
-    assert user_version(path) == 2
+    assert user_version(path) == len(MIGRATIONS) + 1
     conn = sqlite3.connect(path)
     assert conn.execute("SELECT count(*) FROM extra").fetchone() == (1,)
     conn.close()
@@ -183,7 +183,7 @@ def test_a_failing_migration_leaves_the_database_as_it_was(
     monkeypatch.setattr(sqlite_store, "MIGRATIONS", [*MIGRATIONS, broken])
     with pytest.raises(StoreError, match="no_such_table"):
         SqliteStore(path).open()
-    assert user_version(path) == 1
+    assert user_version(path) == len(MIGRATIONS)
     conn = sqlite3.connect(path)
     tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
     conn.close()
@@ -636,3 +636,29 @@ def test_a_database_that_cannot_be_written_is_still_restored_from(
     assert store.open() == rich()
     assert store.status.kind == "json"
     store.close()
+
+
+def test_a_version_1_database_is_migrated_with_its_rows_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "state.sqlite3"
+    first = rich()
+    # What the first release wrote: schema 1, records without the override columns.
+    monkeypatch.setattr(sqlite_store, "MIGRATIONS", MIGRATIONS[:1])
+    conn = sqlite3.connect(path)
+    conn.executescript(MIGRATIONS[0] + "PRAGMA user_version = 1;")
+    record = first.keys["alpha"]
+    conn.execute(
+        "INSERT INTO keys (name, fingerprint, breaker, failures, opens, health) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (record.name, record.fingerprint, record.breaker, 2, 1, "[]"),
+    )
+    conn.commit()
+    conn.close()
+    monkeypatch.undo()
+    store = SqliteStore(path)
+    store.open()
+    loaded = store.load().keys["alpha"]
+    store.close()
+    assert user_version(path) == len(MIGRATIONS) == 2
+    assert (loaded.failures, loaded.opens, loaded.weight, loaded.priority) == (2, 1, None, None)

@@ -26,6 +26,7 @@ from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from trioproxy.config.model import GatewaySettings, KeySpec
+from trioproxy.pool.adoption import build_keys
 from trioproxy.pool.blocks import Unavailable, first_block, iter_blocks, unavailable
 from trioproxy.pool.breaker import BreakerPolicy, Event, State
 from trioproxy.pool.outcome import (
@@ -36,7 +37,8 @@ from trioproxy.pool.outcome import (
     Success,
     Transient,
 )
-from trioproxy.pool.quota import Cooldown, QuotaScope, dimensions_of, is_daily
+from trioproxy.pool.overrides import Override
+from trioproxy.pool.quota import Cooldown, QuotaScope, cooled_dimensions, is_daily
 from trioproxy.pool.reset import seconds_until_daily_reset
 from trioproxy.pool.selection import Rank, Selector, make_selector
 from trioproxy.pool.state import KeyState
@@ -69,6 +71,7 @@ class _Tier:
 class KeyPool:
     keys: list[KeyState]
     by_name: dict[str, KeyState]
+    scopes: dict[str, QuotaScope]
 
     def __init__(
         self,
@@ -78,6 +81,7 @@ class KeyPool:
         policies: Mapping[str, str] | None = None,
         random: Callable[[], float] = _random.random,
         previous: KeyPool | None = None,
+        overrides: Mapping[str, Override] | None = None,
     ) -> None:
         self.settings = settings or GatewaySettings()
         policy = BreakerPolicy(
@@ -85,49 +89,22 @@ class KeyPool:
             self.settings.breaker_backoff,
             self.settings.breaker_max_backoff,
         )
-        # A reload builds a new pool from the previous one: a key with the same name and
-        # secret is the same credential, so it keeps its state (cooldowns, breaker,
-        # health, load); a project keeps its scope. Everything else starts fresh.
-        kept = previous.by_name if previous is not None else {}
-        scopes = previous.scopes if previous is not None else {}
-        self.scopes: dict[str, QuotaScope] = {}
         # Keys whose state changed since the state writer last looked: a set, shared
         # with the pools before and after a reload, so marking a change is O(1), never
         # blocks, never drops, and is bounded by the number of keys.
         self.touched: set[KeyState] = previous.touched if previous is not None else set()
-        self.keys = []
-        for spec in keys:
-            old = kept.get(spec.name)
-            if old is not None and old.spec.secret.fingerprint != spec.secret.fingerprint:
-                old = None  # same name, new secret: a new credential
-            scope_id = f"project:{spec.project}" if spec.project else f"key:{spec.name}"
-            scope = self.scopes.get(scope_id)
-            if scope is None and (spec.project or old is not None):
-                # A project's quota is the project's, whatever its keys; a key's own quota
-                # belongs to its secret, so a rotated key does not inherit its cooldowns.
-                scope = scopes.get(scope_id)
-            if scope is None:
-                scope = QuotaScope(scope_id, spec.limits)
-            else:
-                # The config requires one project's keys to declare the same limits.
-                scope.set_limits(spec.limits)
-            self.scopes[scope_id] = scope
-            if old is not None:
-                old.adopt(spec, scope, policy, self.settings.health_window)
-                self.keys.append(old)
-                continue
-            self.keys.append(
-                KeyState(
-                    spec,
-                    quota=scope,
-                    breaker=policy,
-                    health_window=self.settings.health_window,
-                    random=random,
-                )
-            )
+        self.keys, self.scopes = build_keys(
+            keys,
+            previous=(previous.by_name, previous.scopes) if previous is not None else None,
+            overrides=overrides or {},
+            breaker=policy,
+            health_window=self.settings.health_window,
+            random=random,
+        )
         self.by_name = {key.name: key for key in self.keys}
         # Called after a change that may move the next recovery check (the prober listens).
         self.listeners: list[Callable[[], None]] = []
+        # Grouped by the specs in use (overrides applied).
         groups: dict[int, dict[str, list[KeyState]]] = defaultdict(lambda: defaultdict(list))
         for key in self.keys:
             groups[key.spec.priority][key.spec.upstream].append(key)
@@ -180,6 +157,10 @@ class KeyPool:
         return unavailable(
             self.keys, now, lambda k: list(iter_blocks(k, model, now, wall, exclude))
         )
+
+    def usable_count(self, model: str, now: float, wall: float) -> int:
+        """How many keys could take a call on `model` now (O(n): for metrics)."""
+        return sum(first_block(key, model, now, wall, ()) is None for key in self.keys)
 
     def _select(self, rank: Rank) -> KeyState | None:
         fallbacks: list[KeyState] = []
@@ -375,10 +356,7 @@ class KeyPool:
         delay = outcome.retry_after
         if delay is None:
             delay = self.settings.default_cooldown
-        dimensions = dimensions_of(outcome.quota_ids)
-        if outcome.per_day and not any(is_daily(d) for d in dimensions):
-            dimensions = ("requests_per_day",)
-        for dimension in dimensions:
+        for dimension in cooled_dimensions(outcome.quota_ids, outcome.per_day):
             until = now + delay
             if is_daily(dimension):
                 until = max(until, now + seconds_until_daily_reset(wall))

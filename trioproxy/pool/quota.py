@@ -36,6 +36,15 @@ def dimensions_of(quota_ids: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(found) or (UNSPECIFIED,)
 
 
+def cooled_dimensions(quota_ids: tuple[str, ...], per_day: bool) -> tuple[str, ...]:
+    """The dimensions a 429 cools: those its quota ids name, and a daily one when the
+    error said "per day" without naming which."""
+    dimensions = dimensions_of(quota_ids)
+    if per_day and not any(is_daily(d) for d in dimensions):
+        return (REQUESTS_PER_DAY,)
+    return dimensions
+
+
 def is_daily(dimension: str) -> bool:
     return dimension in (REQUESTS_PER_DAY, TOKENS_PER_DAY)
 

@@ -10,6 +10,7 @@ from trioproxy.config.model import KeySpec
 from trioproxy.pool.breaker import Breaker, BreakerPolicy
 from trioproxy.pool.budget import Budget
 from trioproxy.pool.health import HealthWindow
+from trioproxy.pool.overrides import Override
 from trioproxy.pool.quota import Cooldowns, QuotaScope
 from trioproxy.pool.usage import KeyUsage
 
@@ -22,10 +23,12 @@ class KeyState:
     __slots__ = (
         "auth_recheck_at",
         "breaker",
+        "configured",
         "disabled",
         "health",
         "inflight",
         "last_model",
+        "override",
         "quota",
         "selector",
         "spec",
@@ -42,7 +45,11 @@ class KeyState:
         random: Callable[[], float] = lambda: 0.0,
     ) -> None:
         self.spec = spec
-        # "auth: <reason>" once Gemini rejected the credential; later also admin actions.
+        # What keys.yaml says, and the admin's override of it (`spec` has it applied).
+        self.configured = spec
+        self.override: Override | None = None
+        # "auth: <reason>" once Gemini rejected the credential; "admin: <reason>" when an
+        # operator disabled the key.
         self.disabled: str | None = None
         self.auth_recheck_at = 0.0
         self.breaker = Breaker(breaker or BreakerPolicy(), random)
@@ -56,11 +63,21 @@ class KeyState:
         # The selector of the pool now serving this key: told when `inflight` changes.
         self.selector: LoadListener | None = None
 
+    def configure(self, spec: KeySpec, override: Override | None) -> None:
+        """Its spec from keys.yaml, with the admin's override (if any) applied."""
+        self.configured, self.override = spec, override
+        self.spec = override.apply(spec) if override else spec
+
     def adopt(
-        self, spec: KeySpec, quota: QuotaScope, breaker: BreakerPolicy, health_window: float
+        self,
+        spec: KeySpec,
+        override: Override | None,
+        quota: QuotaScope,
+        breaker: BreakerPolicy,
+        health_window: float,
     ) -> None:
         """Carry this key's state into a reloaded config (same name, same secret)."""
-        self.spec = spec
+        self.configure(spec, override)
         self.quota = quota
         self.breaker.policy = breaker
         if health_window != self.health.window:

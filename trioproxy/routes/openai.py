@@ -56,19 +56,26 @@ async def _json_body() -> dict[str, Any]:
 
 
 def _info() -> RequestInfo:
-    return RequestInfo(g.get("request_id", ""), request.path)
+    # Kept on `g`: the access log and the metrics read the decision record from it.
+    info = g.info = RequestInfo(g.get("request_id", ""), request.path)
+    return info
 
 
-def _tokens(result: dict[str, Any]) -> tuple[int, int]:
-    """(prompt, completion) tokens of a translated answer (embeddings: no completion)."""
+def _tokens(result: dict[str, Any]) -> tuple[int, int, int]:
+    """(prompt, completion, reasoning) tokens of a translated answer (embeddings: prompt
+    only); also noted for the access log."""
     usage = result.get("usage")
     if not isinstance(usage, dict):
-        return 0, 0
-    prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
-    return (
-        prompt if isinstance(prompt, int) else 0,
-        completion if isinstance(completion, int) else 0,
+        return 0, 0, 0
+    details = usage.get("completion_tokens_details")
+    counts = (
+        usage.get("prompt_tokens"),
+        usage.get("completion_tokens"),
+        details.get("reasoning_tokens") if isinstance(details, dict) else 0,
     )
+    prompt, completion, reasoning = (n if isinstance(n, int) else 0 for n in counts)
+    g.tokens = prompt + completion
+    return prompt, completion, reasoning
 
 
 def _served_headers(served: Served[Any]) -> dict[str, str]:
@@ -122,7 +129,9 @@ async def chat_completions() -> Response:
             if completed:
                 # The stream's verdict: only a whole answer counts as a success.
                 dispatcher.judge_stream(served, Success())
-            dispatcher.record_tokens(pick, usage.prompt_tokens, usage.completion_tokens)
+            dispatcher.record_tokens(
+                pick, usage.prompt_tokens, usage.completion_tokens, usage.reasoning_tokens
+            )
             dispatcher.release(pick)
 
         response = Response(

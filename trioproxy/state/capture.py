@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from trioproxy import logs
 from trioproxy.pool import KeyPool, KeyState
 from trioproxy.pool.breaker import State
+from trioproxy.pool.overrides import Override
 from trioproxy.pool.quota import Cooldown, QuotaScope
 from trioproxy.pool.usage import pacific_day
 from trioproxy.state.snapshot import (
@@ -71,6 +72,8 @@ def capture_key(key: KeyState, now: float, wall: float) -> KeyRecord:
         reopen_at=to_wall(breaker.reopen_at) if breaker.state is State.OPEN else None,
         health=tuple((to_wall(t), ok, bad) for t, ok, bad in key.health.buckets(now)),
         last_model=key.last_model,
+        weight=key.override.weight if key.override else None,
+        priority=key.override.priority if key.override else None,
     )
 
 
@@ -93,6 +96,15 @@ def capture_scope(scope: QuotaScope, now: float, wall: float) -> ScopeRecord:
             )
         )
     return ScopeRecord(cooldowns, tuple(budgets))
+
+
+def saved_overrides(saved: Snapshot) -> dict[str, Override]:
+    """The admin's overrides in a saved state, by key name: applied when the pool is
+    built, before `restore` (they shape its tiers and weights)."""
+    found = {
+        record.name: Override(record.weight, record.priority) for record in saved.keys.values()
+    }
+    return {name: override for name, override in found.items() if override}
 
 
 @dataclass(frozen=True, slots=True)

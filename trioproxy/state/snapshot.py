@@ -41,6 +41,9 @@ class KeyRecord:
     # The health window: (bucket start, successes, failures), oldest first.
     health: tuple[tuple[float, int, int], ...] = ()
     last_model: str | None = None
+    # The admin's runtime overrides of keys.yaml (None: the file's value).
+    weight: float | None = None
+    priority: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +186,8 @@ _FIELDS: dict[type, dict[str, str]] = {
         "opens": "int",
         "reopen_at": "num?",
         "last_model": "str?",
+        "weight": "weight?",
+        "priority": "int?",
     },
     CooldownRecord: {"model": "str", "dimension": "str", "until": "num", "source": "str?"},
     BudgetRecord: {"model": "str", "day": "str", "day_count": "int"},
@@ -223,4 +228,6 @@ def _fits(value: object, kind: str) -> bool:
         return False
     if kind == "int":
         return isinstance(value, int) and value >= 0
+    if kind == "weight":
+        return math.isfinite(value) and value > 0
     return math.isfinite(value)

@@ -73,6 +73,11 @@ MIGRATIONS: list[str] = [
     );
     CREATE TABLE meta (name TEXT PRIMARY KEY, value);
     """,
+    # 1 -> 2: the admin API's runtime overrides of a key's weight and priority.
+    """
+    ALTER TABLE keys ADD COLUMN weight REAL;
+    ALTER TABLE keys ADD COLUMN priority INTEGER;
+    """,
 ]
 
 # Column names are the record fields, so rows map to records (and to the JSON document

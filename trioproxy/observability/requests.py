@@ -1,0 +1,72 @@
+"""Per request: the access log line and the request metrics, from the request's start to
+its response head.
+
+Upstream time is the sum of the request's attempts (from its decision record); the
+gateway's own overhead is the rest. For a stream the response head goes out with the
+first chunk, so its duration is the time to first token.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from quart import Response, g, request
+
+from trioproxy import logs
+from trioproxy.decisions import Decision
+from trioproxy.observability.metrics import Metrics
+from trioproxy.request_scope import on_request_end
+
+
+def admit(metrics: Metrics) -> None:
+    g.start = time.perf_counter()
+    g.request_id = (request.headers.get("x-request-id") or uuid.uuid4().hex)[:128]
+    metrics.in_flight.inc()
+    # A stream is in flight until its body ends, after the response head.
+    on_request_end(metrics.in_flight.dec)
+
+
+def observe(metrics: Metrics, response: Response) -> None:
+    response.headers["x-request-id"] = g.get("request_id", "")
+    total = time.perf_counter() - g.get("start", time.perf_counter())
+    info = g.get("info")
+    decision: Decision | None = info.decision if info is not None else None
+    upstream = _upstream_seconds(decision) if decision is not None else 0.0
+    rule = request.url_rule
+    route = rule.rule if rule is not None else "unmatched"
+    model = metrics.model_label(decision.model if decision is not None else None)
+    streaming = response.mimetype == "text/event-stream"
+    metrics.requests.labels(route, model, str(response.status_code)).inc()
+    metrics.request_seconds.labels(route).observe(total)
+    if decision is not None:
+        metrics.upstream_seconds.labels(route).observe(upstream)
+        metrics.overhead_seconds.labels(route).observe(max(0.0, total - upstream))
+        if len(decision.attempts) > 1:
+            metrics.retries.labels(route).inc(len(decision.attempts) - 1)
+    if streaming and response.status_code == 200:
+        metrics.first_token_seconds.observe(total)
+    caller = g.get("caller")
+    logs.access(
+        request_id=g.get("request_id"),
+        method=request.method,
+        route=request.path,
+        model=decision.model if decision is not None else None,
+        status=response.status_code,
+        client=caller.name if caller else None,
+        key=response.headers.get("x-trioproxy-key"),
+        attempts=response.headers.get("x-trioproxy-attempts"),
+        # Until the response head: the whole call for JSON, time to first chunk for SSE.
+        ms=round(total * 1000, 3),
+        upstream_ms=round(upstream * 1000, 3) if decision is not None else None,
+        overhead_ms=round((total - upstream) * 1000, 3) if decision is not None else None,
+        tokens=g.get("tokens"),
+    )
+
+
+def _upstream_seconds(decision: Decision) -> float:
+    return sum(
+        attempt.ended - attempt.started
+        for attempt in decision.attempts
+        if attempt.ended is not None
+    )
