@@ -56,6 +56,21 @@ def authenticate_admin(token: Secret | None, authorization: str | None) -> None:
         raise AuthenticationFailed("Missing or incorrect admin token.")
 
 
+def authorize_metrics(
+    token: Secret | None, authorization: str | None, remote_addr: str | None
+) -> None:
+    """/metrics: open to loopback callers (a local Prometheus or sidecar); from anywhere
+    else only with the admin token."""
+    if _is_loopback(remote_addr):
+        return
+    if token is None:
+        raise PermissionDenied(
+            "Metrics are served to loopback callers only; set TRIOPROXY_ADMIN_TOKEN to "
+            "scrape from elsewhere with it."
+        )
+    authenticate_admin(token, authorization)
+
+
 def _bearer(authorization: str | None) -> str | None:
     if not authorization:
         return None

@@ -39,6 +39,7 @@ from trioproxy.prober import HealthProber
 from trioproxy.reload import Reloader
 from trioproxy.routes.admin import blueprint as admin_blueprint
 from trioproxy.routes.health import blueprint as health_blueprint
+from trioproxy.routes.observe import blueprint as observe_blueprint
 from trioproxy.routes.openai import blueprint as openai_blueprint
 from trioproxy.runtime import Runtime, resolve
 from trioproxy.serving import serve_app
@@ -126,6 +127,7 @@ def create_app(
     app.register_blueprint(openai_blueprint)
     app.register_blueprint(health_blueprint)
     app.register_blueprint(admin_blueprint)
+    app.register_blueprint(observe_blueprint)
 
     @app.before_serving
     async def start() -> None:
@@ -195,7 +197,8 @@ def create_app(
         g.caller = None
         # The one read of the current config for this request (a reload swaps it).
         g.gateway = app.gateway
-        if request.path.startswith("/v1/"):
+        # /v1/status is the operators' (admin token), not the clients'.
+        if request.path.startswith("/v1/") and request.path != "/v1/status":
             g.caller = authenticate(
                 g.gateway.config.clients,
                 request.headers.get("authorization"),

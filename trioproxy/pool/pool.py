@@ -369,6 +369,11 @@ class KeyPool:
         if key.selector is not None:
             key.selector.load_changed(key, before)
 
+    def changed(self, key: KeyState) -> None:
+        """An operator changed the key (admin API): persist it, and wake the prober."""
+        self.touched.add(key)
+        self._changed()
+
     def _changed(self) -> None:
         for listener in self.listeners:
             listener()

@@ -1,15 +1,25 @@
-"""The admin API (`/admin/`, bearer TRIOPROXY_ADMIN_TOKEN). This issue's part of it:
-reloading keys.yaml on demand. Key control, state and decisions come with issue 5."""
+"""The admin API: `/admin/...` with `Authorization: Bearer $TRIOPROXY_ADMIN_TOKEN`.
+
+Off (404) when the variable is unset; 401 for a missing or wrong token (compared in
+constant time). Every route is described in `/admin/openapi.json` (trioproxy.admin.openapi).
+"""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+import trio
 from quart import Blueprint, Response, current_app, request
 
 from trioproxy.access import authenticate_admin
+from trioproxy.admin import actions
+from trioproxy.admin.openapi import DOCUMENT
+from trioproxy.admin.views import key_view
 from trioproxy.codec import dumps
-from trioproxy.errors import ProxyError
+from trioproxy.errors import InvalidRequest, ProxyError
+from trioproxy.state.capture import capture, restore, saved_overrides
+from trioproxy.state.snapshot import Snapshot, SnapshotError
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -29,16 +39,101 @@ class ReloadFailed(ProxyError):
         return body
 
 
+def _app() -> Any:
+    return current_app
+
+
+def _json(body: object, status: int = 200) -> Response:
+    return Response(dumps(body), status=status, content_type="application/json")
+
+
+async def _body() -> Any:
+    raw = await request.get_data(cache=False)
+    if not raw.strip():
+        return {}
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise InvalidRequest("The body is not valid JSON.") from None
+
+
+def _clock() -> tuple[float, float]:
+    return trio.current_time(), _app().gateway.wall()
+
+
 @blueprint.before_request
 async def admin_only() -> None:
-    authenticate_admin(current_app.settings.admin_token, request.headers.get("authorization"))  # type: ignore[attr-defined]
+    authenticate_admin(_app().settings.admin_token, request.headers.get("authorization"))
+
+
+@blueprint.get("/openapi.json")
+async def openapi() -> Response:
+    return _json(DOCUMENT)
+
+
+@blueprint.get("/keys")
+async def list_keys() -> Response:
+    now, wall = _clock()
+    return _json({"keys": [key_view(key, now, wall) for key in _app().gateway.pool.keys]})
+
+
+@blueprint.get("/keys/<name>")
+async def get_key(name: str) -> Response:
+    key = actions.find(_app().gateway.pool, name)
+    return _json(key_view(key, *_clock()))
+
+
+@blueprint.post("/keys/<name>/disable")
+async def disable_key(name: str) -> Response:
+    pool = _app().gateway.pool
+    key = actions.find(pool, name)
+    body = await _body()
+    reason = body.get("reason") if isinstance(body, dict) else None
+    if reason is not None and not isinstance(reason, str):
+        raise InvalidRequest("`reason` must be a string.", param="reason")
+    actions.disable(pool, key, reason[:200] if reason else None)
+    return _json(key_view(key, *_clock()))
+
+
+@blueprint.post("/keys/<name>/enable")
+async def enable_key(name: str) -> Response:
+    pool = _app().gateway.pool
+    key = actions.find(pool, name)
+    actions.enable(pool, key)
+    return _json(key_view(key, *_clock()))
+
+
+@blueprint.post("/keys/<name>/reset")
+async def reset_key(name: str) -> Response:
+    pool = _app().gateway.pool
+    key = actions.find(pool, name)
+    actions.reset(pool, key)
+    return _json(key_view(key, *_clock()))
+
+
+@blueprint.patch("/keys/<name>")
+async def override_key(name: str) -> Response:
+    """Set or clear the runtime weight/priority of a key: the pool is rebuilt with it,
+    the way a reload would (its state carries over)."""
+    app = _app()
+    key = actions.find(app.gateway.pool, name)
+    override = actions.parse_override(await _body(), key.override)
+    if override is None:
+        app.overrides.pop(name, None)
+    else:
+        app.overrides[name] = override
+    app.swap_gateway(app.gateway.successor(app.gateway.config))
+    key = app.gateway.pool.by_name[name]
+    app.gateway.pool.changed(key)
+    return _json(key_view(key, *_clock()))
 
 
 @blueprint.post("/reload")
 async def reload() -> Response:
     """Re-read keys.yaml and apply it now, even if its bytes are unchanged. 200 with what
     changed, or 422 with the problems (the running config stays)."""
-    result = await current_app.reloader.reload(trigger="admin", force=True)  # type: ignore[attr-defined]
+    app = _app()
+    result = await app.reloader.reload(trigger="admin", force=True)
     if result.outcome == "failed":
         raise ReloadFailed(result.problems)
     body = {
@@ -46,6 +141,53 @@ async def reload() -> Response:
         "added": list(result.added),
         "removed": list(result.removed),
         "replaced": list(result.replaced),
-        "keys": len(current_app.gateway.config.keys),  # type: ignore[attr-defined]
+        "keys": len(app.gateway.config.keys),
     }
-    return Response(dumps(body), content_type="application/json")
+    return _json(body)
+
+
+@blueprint.get("/state")
+async def export_state() -> Response:
+    """The whole state, as `trioproxy state export` writes it, current to this moment."""
+    app = _app()
+    full = app.store.snapshot() if app.store is not None else Snapshot()
+    full.merge(capture(app.gateway.pool.keys, *_clock()))
+    return _json(full.to_json())
+
+
+@blueprint.put("/state")
+async def import_state() -> Response:
+    """Replace the state with an export: saved, and applied to the running pool (keys
+    matched by name and secret fingerprint)."""
+    app = _app()
+    try:
+        snapshot = Snapshot.from_json(await _body())
+    except SnapshotError as error:
+        raise InvalidRequest(str(error)) from None
+    now, wall = _clock()
+    snapshot.saved_at = wall
+    if app.store is not None:
+        await trio.to_thread.run_sync(app.store.replace, snapshot)
+    app.overrides.clear()
+    app.overrides.update(saved_overrides(snapshot))
+    app.swap_gateway(app.gateway.successor(app.gateway.config))
+    pool = app.gateway.pool
+    for key in pool.keys:
+        if key.name in snapshot.keys:
+            # What is imported replaces what was learned; calls already out are stale.
+            key.breaker.retire()
+            key.health.clear()
+            key.cooldowns.clear()
+    restored = restore(pool, snapshot, now, wall)
+    for key in pool.keys:
+        pool.changed(key)
+    return _json({"restored": restored.keys, "rotated": list(restored.rotated)})
+
+
+@blueprint.get("/decisions")
+async def decisions() -> Response:
+    raw = request.args.get("limit", "50")
+    if not raw.isdigit() or not 1 <= int(raw) <= 256:
+        raise InvalidRequest("`limit` must be an integer from 1 to 256.", param="limit")
+    records = _app().gateway.dispatcher.decisions.recent(int(raw))
+    return _json({"decisions": [record.to_json() for record in reversed(records)]})
