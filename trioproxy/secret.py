@@ -12,7 +12,29 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from typing import NoReturn
+
+REDACTED = "[redacted]"
+# Credentials as they appear in text an upstream may echo back: a `key=` query parameter,
+# an `x-goog-api-key` or `Authorization` header value, and anything shaped like a Google
+# API key (AIza + 35 characters), whoever's it is.
+_CREDENTIAL_PATTERNS = (
+    re.compile(r"(?i)([?&]key=)[^&\s\"'<>]+"),
+    re.compile(r"(?i)(x-goog-api-key[\"']?\s*[:=]\s*[\"']?)[^\s\"',;]+"),
+    re.compile(r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?(?:bearer\s+)?)[^\s\"',;]+"),
+    re.compile(r"()AIza[0-9A-Za-z_\-]{35}"),
+)
+
+
+def scrub(text: str, *secrets: Secret) -> str:
+    """`text` from an upstream, safe to pass on: the given secrets and every credential
+    pattern above replaced by `[redacted]`."""
+    for secret in secrets:
+        text = text.replace(secret.reveal(), REDACTED)
+    for pattern in _CREDENTIAL_PATTERNS:
+        text = pattern.sub(lambda match: match.group(1) + REDACTED, text)
+    return text
 
 
 class Secret:

@@ -22,6 +22,7 @@ from trioproxy.config import build_config
 from trioproxy.fakes.gemini import SimulatedGemini
 from trioproxy.logs import JsonFormatter
 from trioproxy.runtime import Runtime
+from trioproxy.secret import Secret
 from trioproxy.serving import serve_app
 from trioproxy.settings import Settings
 
@@ -126,6 +127,7 @@ async def start_proxy(
         aliases: dict[str, str] | None = None,
         key_fields: dict[str, dict[str, Any]] | None = None,
         upstream_fields: dict[str, Any] | None = None,
+        admin_token: str | None = None,
     ) -> Proxy:
         document: dict[str, Any] = {
             "upstreams": [
@@ -148,8 +150,13 @@ async def start_proxy(
         if aliases:
             document["aliases"] = aliases
         config = build_config(document, str(tmp_path / "keys.yaml"), {})
+        settings = Settings(
+            config_path=tmp_path / "keys.yaml",
+            data_dir=tmp_path,
+            admin_token=Secret(admin_token) if admin_token else None,
+        )
         app = create_app(
-            Settings(config_path=tmp_path / "keys.yaml", data_dir=tmp_path),
+            settings,
             runtime=Runtime(config, simulated=False),
         )
         url = await nursery.start(serve_app, app)

@@ -9,7 +9,7 @@ from trioproxy.access import LOOPBACK_CALLER, authenticate
 from trioproxy.config.model import ClientSpec
 from trioproxy.errors import AuthenticationFailed, PermissionDenied
 from trioproxy.providers.gemini.toolcalls import decode_tool_call_id, encode_tool_call_id
-from trioproxy.secret import Secret
+from trioproxy.secret import Secret, scrub
 
 CLIENTS = [ClientSpec("ci", Secret("sk-ci")), ClientSpec("web", Secret("sk-web"))]
 
@@ -65,3 +65,21 @@ def test_tool_call_id_round_trip() -> None:
     assert (gemini.gemini_id, gemini.signature) == ("abc123", "SIG")
     foreign = decode_tool_call_id("call_QwErTy")  # an id from OpenAI or another gateway
     assert (foreign.gemini_id, foreign.signature) == (None, None)
+
+
+def test_scrub_removes_credentials_an_upstream_echoes() -> None:
+    mine = Secret("my-own-key-0123")
+    google_shaped = "AIza" + "Q" * 35
+    text = (
+        f"bad: https://generativelanguage.googleapis.com/v1beta/models?key={google_shaped}"
+        f"&alt=sse, x-goog-api-key: other-key, Authorization: Bearer tok.en, "
+        f"'authorization': 'token-2' and my-own-key-0123 again"
+    )
+    cleaned = scrub(text, mine)
+    for leaked in (google_shaped, "other-key", "tok.en", "token-2", "my-own-key-0123"):
+        assert leaked not in cleaned
+    assert "?key=[redacted]&alt=sse" in cleaned
+    assert "Bearer [redacted]" in cleaned
+    assert scrub("nothing secret here: 429 quota exceeded") == (
+        "nothing secret here: 429 quota exceeded"
+    )

@@ -213,7 +213,7 @@ class SimulatedGemini:
         if fault is not None:
             record.fault = fault.kind
             self.recorder.changed(record)
-            await apply_fault(fault, model_id or "")
+            await apply_fault(fault, model_id or "", record.key)
         if rpc == "models.list":
             await handlers.list_models(out, record.query)
             return

@@ -158,6 +158,17 @@ def rate_limited_bare() -> GeminiError:
     return GeminiError(429, "RESOURCE_EXHAUSTED", "Resource has been exhausted (e.g. check quota).")
 
 
+def echo_key(key: str) -> GeminiError:
+    """A 500 whose message echoes the caller's key, in a URL and a header (some front ends
+    do): what a gateway must never pass on to its clients or its logs."""
+    return GeminiError(
+        500,
+        "INTERNAL",
+        f"Backend error calling https://generativelanguage.googleapis.com/v1beta/models"
+        f"?key={key} with x-goog-api-key: {key} and Authorization: Bearer {key}",
+    )
+
+
 def internal() -> GeminiError:
     return GeminiError(
         500,

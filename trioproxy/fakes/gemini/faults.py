@@ -26,6 +26,7 @@ FAULT_KINDS = frozenset(
         "latency",
         "midstream_error",
         "drop_connection",
+        "echo_key",
     ]
 )
 # Faults that only make sense once a stream has started.
@@ -120,7 +121,7 @@ class FaultController:
         return delay, decided
 
 
-async def apply_fault(fault: Fault, model: str) -> None:
+async def apply_fault(fault: Fault, model: str, key: str | None = None) -> None:
     """Act out a deciding fault that ends the request before any response byte is sent.
 
     Stream faults (midstream_error, drop_connection) pass through: the stream handler acts
@@ -148,6 +149,7 @@ async def apply_fault(fault: Fault, model: str) -> None:
         "internal": errors.internal,
         "overloaded": errors.overloaded,
         "deadline": errors.deadline,
+        "echo_key": lambda: errors.echo_key(key or ""),
     }
     if kind in immediate:
         raise immediate[kind]()

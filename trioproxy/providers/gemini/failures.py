@@ -15,7 +15,7 @@ from typing import Any
 from trioproxy.errors import ProxyError, UpstreamError
 from trioproxy.pool.outcome import AuthFailure, ClientFault, Outcome, RateLimited, Transient
 from trioproxy.pool.quota import dimension_of, is_daily
-from trioproxy.secret import Secret
+from trioproxy.secret import Secret, scrub
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)(s|ms)\s*$")
 _RETRY_IN_MESSAGE = re.compile(r"[Pp]lease retry in (\d+(?:\.\d+)?)(s|ms)")
@@ -38,12 +38,12 @@ def parse_duration(text: str) -> float | None:
 
 
 def classify_error(status: int, body: bytes | str, *, secret: Secret | None = None) -> Failure:
-    """Classify one upstream error. `secret` (the key of the attempt) is scrubbed from any
-    text passed on, in case the upstream ever echoes it."""
+    """Classify one upstream error. `secret` (the key of the attempt), and anything that
+    looks like a credential, is scrubbed from the text passed on, in case the upstream
+    echoes it."""
     error = _envelope(body)
     message = str(error.get("message") or f"upstream returned HTTP {status}")
-    if secret is not None:
-        message = message.replace(secret.reveal(), "[redacted]")
+    message = scrub(message, *([secret] if secret is not None else []))
     google_status = str(error.get("status") or "")
     details = [d for d in error.get("details") or [] if isinstance(d, dict)]
     reasons = {str(d.get("reason")) for d in details if _is(d, "ErrorInfo")}
