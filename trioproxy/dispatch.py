@@ -22,6 +22,7 @@ hangs up cancels it like any other trio code.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -254,9 +255,24 @@ class Dispatcher:
         self.report(pick, outcome)
 
     def report(self, pick: Pick, outcome: Outcome) -> None:
+        key = pick.key
+        before = (key.breaker.state, key.disabled)
         self.pool.report(pick, outcome, now=trio.current_time(), wall=self.wall())
         if self.metrics is not None:
             self.metrics.outcome(pick, outcome)
+        if (key.breaker.state, key.disabled) != before:
+            # Breaker transitions and auth disables are rare and worth a line each.
+            logs.event(
+                "key state changed",
+                logging.WARNING
+                if key.disabled or key.breaker.state.value == "open"
+                else logging.INFO,
+                key=key.name,
+                breaker=key.breaker.state.value,
+                was=before[0].value,
+                disabled=key.disabled,
+                outcome=outcome_name(outcome)[0],
+            )
 
     def judge_stream(self, served: Served[Any], outcome: Outcome) -> None:
         """A held stream's verdict (its end, or a failure midway): to the pool, and into

@@ -12,6 +12,7 @@ from typing import Any
 import trio
 from quart import Blueprint, Response, current_app, request
 
+from trioproxy import logs
 from trioproxy.access import authenticate_admin
 from trioproxy.admin import actions
 from trioproxy.admin.openapi import DOCUMENT
@@ -92,6 +93,7 @@ async def disable_key(name: str) -> Response:
     if reason is not None and not isinstance(reason, str):
         raise InvalidRequest("`reason` must be a string.", param="reason")
     actions.disable(pool, key, reason[:200] if reason else None)
+    logs.event("admin: key disabled", key=key.name, reason=key.disabled)
     return _json(key_view(key, *_clock()))
 
 
@@ -100,6 +102,7 @@ async def enable_key(name: str) -> Response:
     pool = _app().gateway.pool
     key = actions.find(pool, name)
     actions.enable(pool, key)
+    logs.event("admin: key enabled", key=key.name)
     return _json(key_view(key, *_clock()))
 
 
@@ -108,6 +111,7 @@ async def reset_key(name: str) -> Response:
     pool = _app().gateway.pool
     key = actions.find(pool, name)
     actions.reset(pool, key)
+    logs.event("admin: key reset", key=key.name)
     return _json(key_view(key, *_clock()))
 
 
@@ -125,6 +129,12 @@ async def override_key(name: str) -> Response:
     app.swap_gateway(app.gateway.successor(app.gateway.config))
     key = app.gateway.pool.by_name[name]
     app.gateway.pool.changed(key)
+    logs.event(
+        "admin: key override set",
+        key=name,
+        weight=override.weight if override else None,
+        priority=override.priority if override else None,
+    )
     return _json(key_view(key, *_clock()))
 
 
@@ -181,6 +191,7 @@ async def import_state() -> Response:
     restored = restore(pool, snapshot, now, wall)
     for key in pool.keys:
         pool.changed(key)
+    logs.event("admin: state imported", keys=restored.keys, rotated=list(restored.rotated))
     return _json({"restored": restored.keys, "rotated": list(restored.rotated)})
 
 
