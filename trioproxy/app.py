@@ -76,6 +76,10 @@ class TrioProxyApp(QuartTrio):
 
     def swap_gateway(self, gateway: Gateway) -> None:
         """Make a reloaded config current: one assignment (requests pin theirs)."""
+        for name in set(self.overrides) - set(gateway.pool.by_name):
+            # Its key left the config: the override goes with it (it would otherwise
+            # come back on a key re-added later under the same name).
+            del self.overrides[name]
         self.gateway = gateway
         self.config["MAX_CONTENT_LENGTH"] = gateway.config.gateway.max_body_bytes
         self.prober.follow(gateway)

@@ -39,7 +39,7 @@ class JsonFormatter(logging.Formatter):
 # log collector), records are dropped and counted rather than stalling requests.
 QUEUE_SIZE = 10_000
 _dropped = 0
-_listener: logging.handlers.QueueListener | None = None
+_listener: _Listener | None = None
 
 
 class _DroppingQueueHandler(logging.handlers.QueueHandler):
@@ -52,11 +52,23 @@ class _DroppingQueueHandler(logging.handlers.QueueHandler):
 
     def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
         # Formatted here, on the caller's thread, so the writer only writes bytes and the
-        # record's arguments are not read later from another thread.
+        # record's arguments are not read later from another thread. The JSON line holds
+        # everything (traceback included): nothing else may be appended to it.
         record.msg = self.format(record)
         record.args = None
-        record.exc_info = record.exc_text = None
+        record.exc_info = record.exc_text = record.stack_info = None
         return record
+
+
+class _Listener(logging.handlers.QueueListener):
+    def enqueue_sentinel(self) -> None:
+        # At exit, wait for room rather than lose the lines still queued.
+        self.queue.put(self._sentinel)  # type: ignore[attr-defined]
+
+
+def _stop() -> None:
+    if _listener is not None:
+        _listener.stop()
 
 
 def dropped() -> int:
@@ -68,17 +80,18 @@ def configure(level: str = "INFO") -> None:
     """JSON lines on stderr, written by a background thread: a log call on the request
     path only formats and enqueues (it never waits for stderr)."""
     global _listener
-    if _listener is not None:
+    if _listener is None:
+        # Once: whatever is queued is written before the process exits.
+        atexit.register(_stop)
+    else:
         _listener.stop()
     output = logging.StreamHandler(sys.stderr)
     output.setFormatter(logging.Formatter("%(message)s"))
     records: queue.Queue[logging.LogRecord] = queue.Queue(QUEUE_SIZE)
     handler = _DroppingQueueHandler(records)
     handler.setFormatter(JsonFormatter())
-    _listener = logging.handlers.QueueListener(records, output)
+    _listener = _Listener(records, output)
     _listener.start()
-    # Whatever is queued is written before the process exits.
-    atexit.register(_listener.stop)
     root = logging.getLogger("trioproxy")
     root.handlers[:] = [handler]
     root.setLevel(level)

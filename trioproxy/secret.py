@@ -27,6 +27,11 @@ _CREDENTIAL_PATTERNS = (
 )
 
 
+def looks_secret(text: str) -> bool:
+    """Shaped like a Google API key (the one credential pattern a bare token can match)."""
+    return _CREDENTIAL_PATTERNS[-1].search(text) is not None
+
+
 def scrub(text: str, *secrets: Secret) -> str:
     """`text` from an upstream, safe to pass on: the given secrets and every credential
     pattern above replaced by `[redacted]`."""

@@ -13,8 +13,10 @@ from typing import Any
 from trioproxy.errors import InvalidRequest, NotFound
 from trioproxy.pool import KeyPool, KeyState
 from trioproxy.pool.overrides import Override
+from trioproxy.state.snapshot import MAX_WEIGHT, MIN_WEIGHT
 
 ADMIN_PREFIX = "admin: "
+MAX_PRIORITY = 1_000_000
 
 
 def find(pool: KeyPool, name: str) -> KeyState:
@@ -26,6 +28,8 @@ def find(pool: KeyPool, name: str) -> KeyState:
 
 def disable(pool: KeyPool, key: KeyState, reason: str | None) -> None:
     key.disabled = ADMIN_PREFIX + (reason or "disabled by an operator")
+    # Calls and probes already out become stale: none of their results can lift it.
+    key.breaker.retire()
     pool.changed(key)
 
 
@@ -76,14 +80,19 @@ def _weight(value: Any) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidRequest("`weight` must be a number greater than 0, or null.", param="weight")
-    if not (math.isfinite(value) and value > 0):
-        raise InvalidRequest("`weight` must be a number greater than 0, or null.", param="weight")
+    if not (math.isfinite(value) and MIN_WEIGHT <= value <= MAX_WEIGHT):
+        raise InvalidRequest(
+            f"`weight` must be a number from {MIN_WEIGHT} to {MAX_WEIGHT:g}, or null.",
+            param="weight",
+        )
     return float(value)
 
 
 def _priority(value: Any) -> int | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InvalidRequest("`priority` must be an integer >= 0, or null.", param="priority")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_PRIORITY:
+        raise InvalidRequest(
+            f"`priority` must be an integer from 0 to {MAX_PRIORITY}, or null.", param="priority"
+        )
     return value

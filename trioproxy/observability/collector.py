@@ -1,6 +1,7 @@
 """Metrics read at scrape time from state the gateway keeps anyway: the pool's keys,
-reloads, the state store, the services, the log queue. Nothing here costs the request
-path anything; a scrape walks the keys once (O(n) in the pool size, once per scrape).
+reloads, the state store, the services, the log queue. The request path pays nothing for
+them. A scrape walks the keys once on the event loop (O(n) in the pool size; the series
+are few per key), and the text is rendered in a worker thread (trioproxy.routes.observe).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from trioproxy.pool import KeyPool
-from trioproxy.pool.status import KEY_STATES, key_state
+from trioproxy.pool.status import key_state
 from trioproxy.reload import ReloadStatus
 from trioproxy.state.store import StoreStatus
 
@@ -42,8 +43,8 @@ class GatewayCollector(Collector):
         now, wall = trio.current_time(), self.sources.wall()
         state = GaugeMetricFamily(
             "trioproxy_key_state",
-            "1 for the state each key is in (closed, open, half_open, probation, cooling, "
-            "disabled); cooling: closed, with a cooldown running for at least one model.",
+            "1, labelled with the key's current state (closed, open, half_open, probation, "
+            "cooling, disabled); cooling: closed, with a cooldown running on some model.",
             labels=["key", "state"],
         )
         cooldown = GaugeMetricFamily(
@@ -68,8 +69,9 @@ class GatewayCollector(Collector):
         usable_any = 0
         for key in pool.keys:
             current = key_state(key, now)
-            for name in KEY_STATES:
-                state.add_metric([key.name, name], 1.0 if name == current else 0.0)
+            # One series per key (its current state), not one per possible state: a
+            # scrape of a large pool stays small.
+            state.add_metric([key.name, current], 1.0)
             for model, running in key.cooldowns.snapshot(now).items():
                 models.add(model)
                 until = max(c.until for c in running)

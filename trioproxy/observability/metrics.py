@@ -3,8 +3,9 @@
 Each app has its own registry (tests and embedders run several apps in one process).
 Label values are bounded: `route` is one of the gateway's routes, `status` an HTTP status,
 `key` a key *name* from keys.yaml (never a secret), `model` one of the first
-`MAX_MODELS` model ids seen (later ones are `other`: a client cannot grow the series
-without bound by inventing model names), and no label is per request or per client.
+`MAX_MODELS` model ids served successfully (others are `other`: a client cannot grow the
+series, or use up the slots, by inventing model names), and no label is per request or
+per client.
 
 State that exists anyway (per-key breaker, cooldowns, health; reloads; the store) is
 not counted here but read at scrape time by trioproxy.observability.collector, so the
@@ -91,12 +92,14 @@ class Metrics:
         )
         self._models: set[str] = set()
 
-    def model_label(self, model: str | None) -> str:
+    def model_label(self, model: str | None, *, served: bool) -> str:
+        """The label for `model`. Only a model that was served claims one of the slots,
+        so clients sending bogus names cannot use them all up."""
         if not model:
             return ""
         if model in self._models:
             return model
-        if len(self._models) < MAX_MODELS:
+        if served and len(self._models) < MAX_MODELS:
             self._models.add(model)
             return model
         return "other"

@@ -2,7 +2,8 @@
 its response head.
 
 Upstream time is the sum of the request's attempts (from its decision record); the
-gateway's own overhead is the rest. For a stream the response head goes out with the
+gateway's own overhead is the rest, less any time the request was held waiting for a
+cooling key. For a stream the response head goes out with the
 first chunk, so its duration is the time to first token.
 """
 
@@ -33,15 +34,20 @@ def observe(metrics: Metrics, response: Response) -> None:
     info = g.get("info")
     decision: Decision | None = info.decision if info is not None else None
     upstream = _upstream_seconds(decision) if decision is not None else 0.0
+    # Held for a cooling key to recover: neither the upstream's time nor the gateway's
+    # overhead, so it is taken out of the latter.
+    waited = decision.waited if decision is not None else 0.0
     rule = request.url_rule
     route = rule.rule if rule is not None else "unmatched"
-    model = metrics.model_label(decision.model if decision is not None else None)
+    model = metrics.model_label(
+        decision.model if decision is not None else None, served=response.status_code < 400
+    )
     streaming = response.mimetype == "text/event-stream"
     metrics.requests.labels(route, model, str(response.status_code)).inc()
     metrics.request_seconds.labels(route).observe(total)
     if decision is not None:
         metrics.upstream_seconds.labels(route).observe(upstream)
-        metrics.overhead_seconds.labels(route).observe(max(0.0, total - upstream))
+        metrics.overhead_seconds.labels(route).observe(max(0.0, total - upstream - waited))
         if len(decision.attempts) > 1:
             metrics.retries.labels(route).inc(len(decision.attempts) - 1)
     if streaming and response.status_code == 200:
@@ -59,7 +65,7 @@ def observe(metrics: Metrics, response: Response) -> None:
         # Until the response head: the whole call for JSON, time to first chunk for SSE.
         ms=round(total * 1000, 3),
         upstream_ms=round(upstream * 1000, 3) if decision is not None else None,
-        overhead_ms=round((total - upstream) * 1000, 3) if decision is not None else None,
+        overhead_ms=round((total - upstream - waited) * 1000, 3) if decision is not None else None,
         tokens=g.get("tokens"),
     )
 

@@ -136,7 +136,10 @@ def describe(key: KeyState, blocks: list[Block], now: float) -> dict[str, Any]:
     block = blocks[0]
     entry["state"] = _STATES.get(block.reason, block.reason)
     if block.detail:
-        entry["reason"] = block.detail
+        # An operator's disable reason is for operators (the admin API): clients, who
+        # see every 503, get only that it was an operator. Gemini's reasons are shown.
+        operator = block.reason == "disabled" and block.detail.startswith("admin")
+        entry["reason"] = "admin" if operator else block.detail
     until = max((b.until for b in blocks if b.until is not None), default=None)
     if until is not None:
         entry["retry_after"] = round(until - now, 3)

@@ -305,6 +305,8 @@ class KeyPool:
             if key.disabled is None:
                 key.breaker.fire(Event.FAILURE, now)
         elif key.disabled is not None:
+            if not key.disabled.startswith("auth"):
+                return  # an operator's disable: only the operator lifts it
             # An auth re-check passed: the key starts over.
             key.disabled = None
             key.breaker.reset()
@@ -316,6 +318,8 @@ class KeyPool:
             key.health.clear()
 
     def _disable_for_auth(self, key: KeyState, outcome: AuthFailure, now: float) -> None:
+        if key.disabled is not None and not key.disabled.startswith("auth"):
+            return  # an operator's disable outranks what Gemini says; it stays theirs
         key.disabled = f"auth: {outcome.reason}"
         key.auth_recheck_at = now + self.settings.auth_recheck
         # Whatever the breaker was doing (even a trial in flight) no longer matters; a key

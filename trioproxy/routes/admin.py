@@ -86,9 +86,11 @@ async def get_key(name: str) -> Response:
 
 @blueprint.post("/keys/<name>/disable")
 async def disable_key(name: str) -> Response:
+    # The body first: after it, no await until the change is made, so a reload cannot
+    # swap the pool between finding the key and changing it.
+    body = await _body()
     pool = _app().gateway.pool
     key = actions.find(pool, name)
-    body = await _body()
     reason = body.get("reason") if isinstance(body, dict) else None
     if reason is not None and not isinstance(reason, str):
         raise InvalidRequest("`reason` must be a string.", param="reason")
@@ -119,9 +121,10 @@ async def reset_key(name: str) -> Response:
 async def override_key(name: str) -> Response:
     """Set or clear the runtime weight/priority of a key: the pool is rebuilt with it,
     the way a reload would (its state carries over)."""
+    body = await _body()  # before the lookup: nothing awaits between it and the swap
     app = _app()
     key = actions.find(app.gateway.pool, name)
-    override = actions.parse_override(await _body(), key.override)
+    override = actions.parse_override(body, key.override)
     if override is None:
         app.overrides.pop(name, None)
     else:
@@ -198,7 +201,7 @@ async def import_state() -> Response:
 @blueprint.get("/decisions")
 async def decisions() -> Response:
     raw = request.args.get("limit", "50")
-    if not raw.isdigit() or not 1 <= int(raw) <= 256:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 256:
         raise InvalidRequest("`limit` must be an integer from 1 to 256.", param="limit")
     records = _app().gateway.dispatcher.decisions.recent(int(raw))
     return _json({"decisions": [record.to_json() for record in reversed(records)]})

@@ -8,10 +8,13 @@ GET /v1/status   pool summary (keys by state, cooldowns, per-model availability)
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import trio
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.core import Metric
+from prometheus_client.registry import Collector
 from quart import Blueprint, Response, current_app, request
 
 from trioproxy.access import authenticate_admin, authorize_metrics
@@ -27,7 +30,19 @@ async def metrics() -> Response:
     authorize_metrics(
         app.settings.admin_token, request.headers.get("authorization"), request.remote_addr
     )
-    return Response(generate_latest(app.metrics.registry), content_type=CONTENT_TYPE_LATEST)
+    # Collected here, where the pool's state is consistent; rendered (the costly part
+    # for a large pool) in a worker thread, off the event loop.
+    families = list(app.metrics.registry.collect())
+    text = await trio.to_thread.run_sync(generate_latest, _Collected(families))
+    return Response(text, content_type=CONTENT_TYPE_LATEST)
+
+
+class _Collected(Collector):
+    def __init__(self, families: list[Metric]) -> None:
+        self.families = families
+
+    def collect(self) -> Iterable[Metric]:
+        return self.families
 
 
 @blueprint.get("/v1/status")

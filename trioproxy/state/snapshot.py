@@ -172,6 +172,9 @@ def _scope(item: dict[str, Any]) -> ScopeRecord:
 
 
 BREAKER_STATES = ("closed", "open", "half_open", "probation")
+MAX_INT = 2**63 - 1  # SQLite's INTEGER
+# A weight as keys.yaml allows it, and small enough that summing many stays finite.
+MIN_WEIGHT, MAX_WEIGHT = 0.001, 1e9
 # What each record's scalar fields must hold ("?": or null). A state document may come
 # from an import or a file on disk: a wrong type must be refused here, not found later
 # as a crash on the request path or at every start.
@@ -227,7 +230,7 @@ def _fits(value: object, kind: str) -> bool:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return False
     if kind == "int":
-        return isinstance(value, int) and value >= 0
+        return isinstance(value, int) and 0 <= value <= MAX_INT
     if kind == "weight":
-        return math.isfinite(value) and value > 0
+        return MIN_WEIGHT <= value <= MAX_WEIGHT
     return math.isfinite(value)

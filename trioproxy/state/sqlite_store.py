@@ -242,7 +242,8 @@ class SqliteStore:
     def _errors(self, doing: str) -> Iterator[None]:
         try:
             yield
-        except sqlite3.Error as error:
+        except (sqlite3.Error, OverflowError) as error:
+            # OverflowError: an integer SQLite cannot hold (2**63 and up).
             raise StoreError(f"{self.path}: {doing}: {error}") from error
 
 

@@ -86,6 +86,9 @@ class StateStore:
         self._lock_fd: int | None = None
         self._mirror = Snapshot()
         self._mirror_lock = threading.Lock()
+        # Store operations come from worker threads (the state writer, an import through
+        # the admin API): one at a time, or two would share one SQLite connection.
+        self._operations = threading.Lock()
         self._cause = "not open"  # why the store is degraded
         self._status = StoreStatus("memory", "", True, self._cause, 0, 0)
         self._is_open = False
@@ -113,6 +116,10 @@ class StateStore:
 
     def write(self, batch: Snapshot) -> None:
         """Persist a batch of changes; never raises for I/O problems."""
+        with self._operations:
+            self._write(batch)
+
+    def _write(self, batch: Snapshot) -> None:
         self._check_open()
         with self._mirror_lock:
             self._mirror.merge(batch)
@@ -120,6 +127,10 @@ class StateStore:
 
     def replace(self, snapshot: Snapshot) -> None:
         """Make `snapshot` the whole state (import); never raises for I/O problems."""
+        with self._operations:
+            self._replace(snapshot)
+
+    def _replace(self, snapshot: Snapshot) -> None:
         self._check_open()
         with self._mirror_lock:
             self._mirror = copy_snapshot(snapshot)
@@ -133,6 +144,10 @@ class StateStore:
     def close(self) -> None:
         """Close the store and release the lock. The lock file stays: removing it would
         race with a process that has just opened it and is about to lock it."""
+        with self._operations:
+            self._close_all()
+
+    def _close_all(self) -> None:
         self._is_open = False
         store, self._sqlite, self._json = self._sqlite or self._json, None, None
         if store is not None:

@@ -15,7 +15,7 @@ from typing import Any
 from trioproxy.errors import ProxyError, UpstreamError
 from trioproxy.pool.outcome import AuthFailure, ClientFault, Outcome, RateLimited, Transient
 from trioproxy.pool.quota import dimension_of, is_daily
-from trioproxy.secret import Secret, scrub
+from trioproxy.secret import Secret, looks_secret, scrub
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)(s|ms)\s*$")
 _RETRY_IN_MESSAGE = re.compile(r"[Pp]lease retry in (\d+(?:\.\d+)?)(s|ms)")
@@ -37,6 +37,22 @@ def parse_duration(text: str) -> float | None:
     return value / 1000 if match.group(2) == "ms" else value
 
 
+# Identifiers Gemini puts in an error (status, ErrorInfo.reason, quotaId) are upper-case
+# words, dashes and dots. They travel further than the message (into a key's disable
+# reason, error codes, decision records, persisted cooldowns), so anything else is
+# dropped rather than scrubbed: an echoed secret cannot ride along in them.
+_TOKEN = re.compile(r"[A-Za-z0-9_.\-]{1,128}")
+
+
+def _token(value: object, secret: Secret | None = None) -> str:
+    text = str(value) if value is not None else ""
+    if not _TOKEN.fullmatch(text) or looks_secret(text):
+        return ""
+    if secret is not None and secret.reveal() in text:
+        return ""
+    return text
+
+
 def classify_error(status: int, body: bytes | str, *, secret: Secret | None = None) -> Failure:
     """Classify one upstream error. `secret` (the key of the attempt), and anything that
     looks like a credential, is scrubbed from the text passed on, in case the upstream
@@ -44,12 +60,12 @@ def classify_error(status: int, body: bytes | str, *, secret: Secret | None = No
     error = _envelope(body)
     message = str(error.get("message") or f"upstream returned HTTP {status}")
     message = scrub(message, *([secret] if secret is not None else []))
-    google_status = str(error.get("status") or "")
+    google_status = _token(error.get("status"), secret)
     details = [d for d in error.get("details") or [] if isinstance(d, dict)]
-    reasons = {str(d.get("reason")) for d in details if _is(d, "ErrorInfo")}
+    reasons = {_token(d.get("reason"), secret) or "None" for d in details if _is(d, "ErrorInfo")}
 
     if status == 429:
-        return _rate_limited(message, details)
+        return _rate_limited(message, details, secret)
     if "API_KEY_INVALID" in reasons or status in (401, 403):
         reason = next(iter(reasons - {"None"}), None) or google_status or f"HTTP {status}"
         error_out = UpstreamError(
@@ -83,7 +99,9 @@ def classify_error(status: int, body: bytes | str, *, secret: Secret | None = No
     )
 
 
-def _rate_limited(message: str, details: list[dict[str, Any]]) -> Failure:
+def _rate_limited(
+    message: str, details: list[dict[str, Any]], secret: Secret | None = None
+) -> Failure:
     retry_after: float | None = None
     quota_ids: list[str] = []
     for detail in details:
@@ -91,9 +109,9 @@ def _rate_limited(message: str, details: list[dict[str, Any]]) -> Failure:
             retry_after = parse_duration(str(detail.get("retryDelay", "")))
         elif _is(detail, "QuotaFailure"):
             quota_ids += [
-                str(v.get("quotaId"))
+                _token(v.get("quotaId"), secret)
                 for v in detail.get("violations") or []
-                if isinstance(v, dict) and v.get("quotaId")
+                if isinstance(v, dict) and _token(v.get("quotaId"), secret)
             ]
         elif _is(detail, "ErrorInfo") and retry_after is None:
             # The Code Assist flavour puts the hint in ErrorInfo metadata instead.
