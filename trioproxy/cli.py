@@ -5,6 +5,7 @@ trioproxy serve [--bind HOST:PORT] [--config PATH] [--graceful-timeout S]
 trioproxy check-config [PATH]        validate keys.yaml and exit
 trioproxy state export FILE          write the saved pool state as JSON ("-": stdout)
 trioproxy state import FILE          replace the saved pool state (gateway stopped)
+trioproxy bench [--base-url URL] ...  load an endpoint, report latency (trioproxy.bench)
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from hypercorn.utils import LifespanFailureError
 
 from trioproxy import logs
 from trioproxy.app import TrioProxyApp, create_app, open_state
+from trioproxy.bench import cli as bench_cli
 from trioproxy.config import ConfigError, load_config
 from trioproxy.runtime import resolve
 from trioproxy.serving import serve_app
@@ -58,7 +60,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         verb = state_commands.add_parser(action, help=text)
         verb.add_argument("file", help='a JSON file; "-" for stdout / stdin')
         verb.add_argument("--data-dir", type=Path, help="default: $TRIOPROXY_DATA_DIR or data")
+    bench_parser = commands.add_parser(
+        "bench", help="load an OpenAI-compatible (or Gemini) endpoint and report latency"
+    )
+    bench_cli.add_arguments(bench_parser)
     args = parser.parse_args(argv)
+    if args.command == "bench":
+        return bench_cli.run(args)
 
     try:
         settings = Settings.from_env()
