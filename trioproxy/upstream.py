@@ -38,12 +38,18 @@ def make_http_client(
     )
 
 
+_MAX_URLS = 1024
+
+
 class GeminiAPI:
     """Builds the requests of one Gemini upstream (base URL + API version)."""
 
     def __init__(self, spec: UpstreamSpec) -> None:
         self.spec = spec
         self.root = f"{spec.base_url}/{spec.api_version}"
+        # Parsed URLs of the generate calls, by (model, stream): `client.build_request`
+        # re-parses and re-merges everything per call, about 0.1 ms in the profile.
+        self._urls: dict[tuple[str, bool], httpx.URL] = {}
 
     def _headers(self, secret: Secret) -> dict[str, str]:
         return {
@@ -51,6 +57,15 @@ class GeminiAPI:
             "content-type": "application/json",
             "user-agent": USER_AGENT,
         }
+
+    def _generate_url(self, model: str, stream: bool) -> httpx.URL:
+        url = self._urls.get((model, stream))
+        if url is None:
+            if len(self._urls) >= _MAX_URLS:  # model ids come from clients: bounded
+                self._urls.clear()
+            rpc = "streamGenerateContent?alt=sse" if stream else "generateContent"
+            url = self._urls[(model, stream)] = httpx.URL(f"{self.root}/models/{model}:{rpc}")
+        return url
 
     def generate(
         self,
@@ -61,13 +76,15 @@ class GeminiAPI:
         *,
         stream: bool,
     ) -> httpx.Request:
-        if stream:
-            url = f"{self.root}/models/{model}:streamGenerateContent"
-            params = {"alt": "sse"}
-        else:
-            url, params = f"{self.root}/models/{model}:generateContent", {}
-        return http.build_request(
-            "POST", url, params=params, content=payload, headers=self._headers(secret)
+        # The request `build_request` would make: the client's default headers under
+        # ours, and its timeouts.
+        headers = {**http.headers, **self._headers(secret)}
+        return httpx.Request(
+            "POST",
+            self._generate_url(model, stream),
+            content=payload,
+            headers=headers,
+            extensions={"timeout": http.timeout.as_dict()},
         )
 
     def batch_embed(

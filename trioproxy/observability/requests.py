@@ -9,8 +9,9 @@ first chunk, so its duration is the time to first token.
 
 from __future__ import annotations
 
+import itertools
+import os
 import time
-import uuid
 
 from quart import Response, g, request
 
@@ -19,10 +20,15 @@ from trioproxy.decisions import Decision
 from trioproxy.observability.metrics import Metrics
 from trioproxy.request_scope import on_request_end
 
+# Request ids: a random per-process prefix and a counter. Unique across processes and
+# restarts (the prefix), and cheaper than a uuid4 per request (measured in the profile).
+_PREFIX = os.urandom(6).hex()
+_COUNTER = itertools.count(1)
+
 
 def admit(metrics: Metrics) -> None:
     g.start = time.perf_counter()
-    g.request_id = (request.headers.get("x-request-id") or uuid.uuid4().hex)[:128]
+    g.request_id = (request.headers.get("x-request-id") or f"{_PREFIX}{next(_COUNTER):010x}")[:128]
     metrics.in_flight.inc()
     # A stream is in flight until its body ends, after the response head.
     on_request_end(metrics.in_flight.dec)
@@ -43,13 +49,13 @@ def observe(metrics: Metrics, response: Response) -> None:
         decision.model if decision is not None else None, served=response.status_code < 400
     )
     streaming = response.mimetype == "text/event-stream"
-    metrics.requests.labels(route, model, str(response.status_code)).inc()
-    metrics.request_seconds.labels(route).observe(total)
+    metrics.request(route, model, response.status_code, total)
     if decision is not None:
-        metrics.upstream_seconds.labels(route).observe(upstream)
-        metrics.overhead_seconds.labels(route).observe(max(0.0, total - upstream - waited))
+        per_route = metrics.route(route)
+        per_route.upstream.observe(upstream)
+        per_route.overhead.observe(max(0.0, total - upstream - waited))
         if len(decision.attempts) > 1:
-            metrics.retries.labels(route).inc(len(decision.attempts) - 1)
+            per_route.retries.inc(len(decision.attempts) - 1)
     if streaming and response.status_code == 200:
         metrics.first_token_seconds.observe(total)
     caller = g.get("caller")
