@@ -23,6 +23,9 @@ def hypercorn_config(bind: str, *, graceful_timeout: float = 30.0) -> HypercornC
     config.errorlog = "-"
     # trioproxy logs its own "listening" event; hypercorn keeps warnings and errors.
     config.loglevel = "WARNING"
+    # A burst of new connections (clients opening many streams at once) must queue in the
+    # kernel, not be refused: hypercorn's default accept backlog is 100.
+    config.backlog = 4096
     # LLM requests can sit for minutes before the first byte; the default 5 s keep-alive is
     # about idle connections between requests, so it stays.
     return config

@@ -33,6 +33,7 @@ class Sample:
     status: int  # 0: no response (connection error, timeout)
     seconds: float  # to the last byte
     first_byte: float | None = None  # to the first body byte (streams)
+    error: str | None = None  # no response: the exception's name (ConnectError, ...)
 
     @property
     def ok(self) -> bool:
@@ -79,7 +80,7 @@ def percentiles_ms(values: list[float]) -> dict[str, float]:
 
 
 def summarize(samples: list[Sample], elapsed: float) -> Summary:
-    errors = Counter(str(s.status or "connection") for s in samples if not s.ok)
+    errors = Counter(str(s.status or s.error) for s in samples if not s.ok)
     firsts = [s.first_byte for s in samples if s.ok and s.first_byte is not None]
     return Summary(
         requests=len(samples),
@@ -101,8 +102,8 @@ async def send(client: httpx.AsyncClient, request: httpx.Request, start: float) 
                     first = time.perf_counter() - start
         finally:
             await response.aclose()
-    except httpx.HTTPError:
-        return Sample(0, time.perf_counter() - start)
+    except httpx.HTTPError as error:
+        return Sample(0, time.perf_counter() - start, error=type(error).__name__)
     return Sample(response.status_code, time.perf_counter() - start, first)
 
 
