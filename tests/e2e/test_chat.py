@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import sys
 
 import openai
 import pydantic
@@ -315,3 +316,25 @@ async def test_unknown_model_is_404_not_found(proxy: Proxy) -> None:
     with pytest.raises(openai.NotFoundError):
         await client.models.retrieve("gemini-9-ultra")
     await client.close()
+
+
+async def test_trioproxy_bench_against_the_gateway_and_the_upstream(proxy: Proxy) -> None:
+    """`trioproxy bench` as a command: through the gateway (OpenAI endpoint) and straight
+    at the simulated Gemini (Gemini endpoint), every request answered."""
+    runs = [
+        ["--base-url", f"{proxy.url}/v1", "--requests", "40", "--concurrency", "4"],
+        ["--base-url", f"{proxy.url}/v1", "--requests", "20", "--rate", "50", "--stream"],
+        [
+            "--endpoint", "gemini", "--base-url", proxy.sim.url,  # type: ignore[attr-defined]
+            "--token", proxy.key_of("key-a"), "--requests", "20",
+        ],
+    ]  # fmt: skip
+    for arguments in runs:
+        result = await trio.run_process(
+            [sys.executable, "-m", "trioproxy", "bench", "--json", *arguments],
+            capture_stdout=True,
+            capture_stderr=True,
+        )
+        report = json.loads(result.stdout)
+        assert report["errors"] == {}, result.stderr
+        assert report["requests"] == int(arguments[arguments.index("--requests") + 1])

@@ -97,7 +97,7 @@ async def send(client: httpx.AsyncClient, request: httpx.Request, start: float) 
     try:
         response = await client.send(request, stream=True)
         try:
-            async for _ in response.aiter_raw():
+            async for _ in response.aiter_bytes():
                 if first is None:
                     first = time.perf_counter() - start
         finally:
