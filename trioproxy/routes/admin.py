@@ -7,6 +7,7 @@ constant time). Every route is described in `/admin/openapi.json` (trioproxy.adm
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import trio
@@ -19,6 +20,7 @@ from trioproxy.admin.openapi import DOCUMENT
 from trioproxy.admin.views import key_view
 from trioproxy.codec import dumps
 from trioproxy.errors import InvalidRequest, ProxyError
+from trioproxy.pool import KeyPool, KeyState
 from trioproxy.state.capture import capture, restore, saved_overrides
 from trioproxy.state.snapshot import Snapshot, SnapshotError
 
@@ -101,19 +103,19 @@ async def disable_key(name: str) -> Response:
 
 @blueprint.post("/keys/<name>/enable")
 async def enable_key(name: str) -> Response:
-    pool = _app().gateway.pool
-    key = actions.find(pool, name)
-    actions.enable(pool, key)
-    logs.event("admin: key enabled", key=key.name)
-    return _json(key_view(key, *_clock()))
+    return _act(name, actions.enable, "admin: key enabled")
 
 
 @blueprint.post("/keys/<name>/reset")
 async def reset_key(name: str) -> Response:
+    return _act(name, actions.reset, "admin: key reset")
+
+
+def _act(name: str, action: Callable[[KeyPool, KeyState], None], event: str) -> Response:
     pool = _app().gateway.pool
     key = actions.find(pool, name)
-    actions.reset(pool, key)
-    logs.event("admin: key reset", key=key.name)
+    action(pool, key)
+    logs.event(event, key=key.name)
     return _json(key_view(key, *_clock()))
 
 
