@@ -3,8 +3,8 @@
 Lifespan (quart-trio's app nursery hosts the services):
   before_serving  shared httpx client -> simulated Gemini (offline demo only) -> Gateway
                   -> saved state restored into its pool (trioproxy.state)
-                  -> the supervisor's services, in order: state writer, config watcher,
-                     health prober (trioproxy.supervisor)
+                  -> the supervisor's services, in order: state writer, event writer,
+                     config watcher, health prober (trioproxy.supervisor)
   after_serving   in-flight requests have ended (the drain: trioproxy.drain); stop the
                   services in reverse order (the state writer last, flushing), then
                   close the httpx client and the state store
@@ -30,6 +30,7 @@ from trioproxy.codec import dumps
 from trioproxy.config_watcher import ConfigWatcher
 from trioproxy.drain import Drain
 from trioproxy.errors import ClientError, ProxyError
+from trioproxy.events import EventLog
 from trioproxy.gateway import Gateway
 from trioproxy.observability import requests
 from trioproxy.observability.collector import GatewayCollector, Sources
@@ -71,6 +72,7 @@ class TrioProxyApp(QuartTrio):
     drain: Drain
     settings: Settings
     metrics: Metrics
+    events: EventLog | None
     # The admin's runtime weight/priority overrides, by key name (kept across reloads).
     overrides: dict[str, Override]
 
@@ -121,6 +123,7 @@ def create_app(
     app.drain = Drain()
     app.metrics = Metrics()
     app.overrides = {}
+    app.events = EventLog(settings.event_log) if settings.event_log is not None else None
     gateway_settings = runtime.config.gateway
     app.config.update(
         RESPONSE_TIMEOUT=None,  # the request deadline governs, not Quart's 60 s default
@@ -171,6 +174,9 @@ def create_app(
         if app.store is not None:
             writer = StateWriter(app.store, lambda: app.gateway.pool, wall=wall)
             services.append(Service("state writer", writer.run))
+        if app.events is not None:
+            # Stopped after the watcher and the prober, when no request is left to emit.
+            services.append(Service("event writer", app.events.run))
         if settings.watch_config:
             watcher = ConfigWatcher(app.reloader, settings.config_path)
             services.append(Service("config watcher", watcher.run))
@@ -197,7 +203,7 @@ def create_app(
 
     @app.before_request
     async def admit() -> None:
-        requests.admit(app.metrics)
+        requests.admit(app.metrics, app.events)
         g.caller = None
         # The one read of the current config for this request (a reload swaps it).
         g.gateway = app.gateway
@@ -258,6 +264,7 @@ def _sources(app: TrioProxyApp, wall: Callable[[], float]) -> Sources:
         store=lambda: app.store.status if app.store is not None else None,
         crashes=lambda: dict(app.supervisor.crashes),
         logs_dropped=logs.dropped,
+        events=lambda: app.events,
         wall=wall,
     )
 

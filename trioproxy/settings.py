@@ -28,6 +28,8 @@ class Settings:
     admin_token: Secret | None = None
     # Seconds in-flight requests get to finish on shutdown (`trioproxy serve`).
     graceful_timeout: float = 30.0
+    # The usage event log (JSONL); None: off. Default: usage.jsonl in the data directory.
+    event_log: Path | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -43,6 +45,7 @@ class Settings:
             watch_config=_flag(env, "TRIOPROXY_WATCH_CONFIG", default=True),
             admin_token=Secret(token) if (token := env.get("TRIOPROXY_ADMIN_TOKEN")) else None,
             graceful_timeout=_seconds(env, "TRIOPROXY_GRACEFUL_TIMEOUT", default=30.0),
+            event_log=_event_log(env),
         )
 
 
@@ -77,3 +80,13 @@ def _seconds(env: Mapping[str, str], name: str, *, default: float) -> float:
     if not seconds >= 0 or seconds == float("inf"):
         raise ValueError(f"{name} must be a number of seconds, not {value!r}")
     return seconds
+
+
+def _event_log(env: Mapping[str, str]) -> Path | None:
+    value = env.get("TRIOPROXY_EVENT_LOG", "").strip()
+    if value.lower() in ("off", "none"):
+        return None
+    if value:
+        return Path(value)
+    data_dir = _data_dir(env.get("TRIOPROXY_DATA_DIR", "data"))
+    return data_dir / "usage.jsonl" if data_dir is not None else None

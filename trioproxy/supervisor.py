@@ -8,6 +8,8 @@ service is up and a service can rely on the ones started before it.
 Order (the app builds the list, trioproxy.app):
     state writer     first, so it stops last: it persists what every other service (and
                      every request) changed, and flushes once they are gone.
+    event writer     the usage event log; stops after the services that serve requests'
+                     state, and writes every event queued.
     config watcher   a reload swaps the gateway the prober then follows.
     health prober    needs the pool and the upstream client; its probes change state.
 
@@ -19,7 +21,7 @@ Crashes: a service that fails *before* it is ready fails `start` (the app cannot
 without it: the process exits non-zero). After that, a `restart` service is logged,
 counted in `crashes` and started again after a backoff (doubling, capped); requests are
 not affected. A service with `restart=False` takes the app down with it instead. All
-three services restart: each keeps its state outside its task (the pool's `touched`
+the services restart: each keeps its state outside its task (the pool's `touched`
 set, the reloader, the pool), so a restarted one carries on where the crashed one was.
 """
 

@@ -379,20 +379,21 @@ async def test_sigterm_lets_streams_finish_within_the_grace_and_ends_the_rest_cl
     # Then, in order: the services stopped (state writer last) and the process ended.
     messages = gateway.messages()[mark:]
     order = [m for m in messages if m in ("shutting down", "service stopped", "stopped")]
-    assert order == [
-        "shutting down",
-        "service stopped",
-        "service stopped",
-        "service stopped",
-        "stopped",
-    ]
+    assert order == ["shutting down", *["service stopped"] * 4, "stopped"]
     stopped = [
         line["service"] for line in gateway.lines[mark:] if line.get("msg") == "service stopped"
     ]
-    assert stopped == ["health prober", "config watcher", "state writer"]
+    assert stopped == ["health prober", "config watcher", "event writer", "state writer"]
     assert_clean_exit(gateway)
     state = read_state(data)
     assert sum(row.requests for row in state.usage.values()) >= 5
+    # The event writer, stopped after every request ended, wrote one event per request,
+    # the cut ones included.
+    events = [json.loads(line) for line in (data / "usage.jsonl").read_text().splitlines()]
+    chat = [e for e in events if e["route"] == "/v1/chat/completions"]
+    assert len(chat) == 6
+    assert sorted(e.get("completed") for e in chat if e["stream"]) == [False, False] + [True] * 3
+    assert [e["status"] for e in chat if not e["stream"]] == [503]
 
 
 def run_cli(*args: str, data: Path) -> subprocess.CompletedProcess[str]:

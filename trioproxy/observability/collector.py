@@ -14,6 +14,7 @@ import trio
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from trioproxy.events import EventLog
 from trioproxy.pool import KeyPool
 from trioproxy.pool.status import key_state
 from trioproxy.reload import ReloadStatus
@@ -27,6 +28,7 @@ class Sources:
     store: Callable[[], StoreStatus | None]
     crashes: Callable[[], dict[str, int]]
     logs_dropped: Callable[[], int]
+    events: Callable[[], EventLog | None] = lambda: None
     wall: Callable[[], float] = time.time
 
 
@@ -117,6 +119,21 @@ class GatewayCollector(Collector):
         for service, count in sorted(self.sources.crashes().items()):
             crashes.add_metric([service], count)
         yield crashes
+        events = self.sources.events()
+        if events is not None:
+            yield CounterMetricFamily(
+                "trioproxy_usage_events_written", "Usage events written.", value=events.written
+            )
+            yield CounterMetricFamily(
+                "trioproxy_usage_events_dropped",
+                "Usage events dropped: the writer fell behind (requests are never slowed).",
+                value=events.dropped,
+            )
+            yield CounterMetricFamily(
+                "trioproxy_usage_events_failed",
+                "Usage events lost to write errors.",
+                value=events.write_failures,
+            )
         yield CounterMetricFamily(
             "trioproxy_log_records_dropped",
             "Log records dropped because the log writer fell behind (never blocks requests).",

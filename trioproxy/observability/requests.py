@@ -12,11 +12,13 @@ from __future__ import annotations
 import itertools
 import os
 import time
+from typing import Any
 
 from quart import Response, g, request
 
 from trioproxy import logs
 from trioproxy.decisions import Decision
+from trioproxy.events import EventLog
 from trioproxy.observability.metrics import Metrics
 from trioproxy.request_scope import on_request_end
 
@@ -26,12 +28,18 @@ _PREFIX = os.urandom(6).hex()
 _COUNTER = itertools.count(1)
 
 
-def admit(metrics: Metrics) -> None:
+def admit(metrics: Metrics, events: EventLog | None) -> None:
     g.start = time.perf_counter()
     g.request_id = (request.headers.get("x-request-id") or f"{_PREFIX}{next(_COUNTER):010x}")[:128]
     metrics.in_flight.inc()
     # A stream is in flight until its body ends, after the response head.
     on_request_end(metrics.in_flight.dec)
+    if events is not None and request.path.startswith("/v1/") and request.path != "/v1/status":
+        # One usage event per proxied request, emitted when its response has ended (a
+        # stream's tokens are known only then); filled in by `observe` and the routes.
+        event: dict[str, Any] = {"ts": round(time.time(), 3), "request_id": g.request_id}
+        g.event = event
+        on_request_end(lambda: events.emit(event))
 
 
 def observe(metrics: Metrics, response: Response) -> None:
@@ -59,6 +67,21 @@ def observe(metrics: Metrics, response: Response) -> None:
     if streaming and response.status_code == 200:
         metrics.first_token_seconds.observe(total)
     caller = g.get("caller")
+    event = g.get("event")
+    if event is not None:
+        event.update(
+            route=request.path,
+            client=caller.name if caller else None,
+            project=None,  # client tokens and projects: issue 6
+            token_id=None,
+            model=decision.model if decision is not None else None,
+            key=response.headers.get("x-trioproxy-key"),
+            status=response.status_code,
+            attempts=len(decision.attempts) if decision is not None else 0,
+            ms=round(total * 1000, 3),
+            upstream_ms=round(upstream * 1000, 3),
+            stream=streaming,
+        )
     logs.access(
         request_id=g.get("request_id"),
         method=request.method,

@@ -75,7 +75,16 @@ def _tokens(result: dict[str, Any]) -> tuple[int, int, int]:
     )
     prompt, completion, reasoning = (n if isinstance(n, int) else 0 for n in counts)
     g.tokens = prompt + completion
+    _note_tokens(g.get("event"), prompt, completion, reasoning)
     return prompt, completion, reasoning
+
+
+def _note_tokens(
+    event: dict[str, Any] | None, prompt: int, completion: int, reasoning: int
+) -> None:
+    # Into the request's usage event (trioproxy.events), when the log is on.
+    if event is not None:
+        event.update(prompt_tokens=prompt, completion_tokens=completion, reasoning_tokens=reasoning)
 
 
 def _served_headers(served: Served[Any]) -> dict[str, str]:
@@ -125,6 +134,8 @@ async def chat_completions() -> Response:
         def report(outcome: Outcome) -> None:
             dispatcher.judge_stream(served, outcome)
 
+        event = g.get("event")  # the relay runs after the request context: taken now
+
         def finished(usage: Usage, completed: bool) -> None:
             if completed:
                 # The stream's verdict: only a whole answer counts as a success.
@@ -132,6 +143,11 @@ async def chat_completions() -> Response:
             dispatcher.record_tokens(
                 pick, usage.prompt_tokens, usage.completion_tokens, usage.reasoning_tokens
             )
+            _note_tokens(
+                event, usage.prompt_tokens, usage.completion_tokens, usage.reasoning_tokens
+            )
+            if event is not None:
+                event["completed"] = completed
             dispatcher.release(pick)
 
         response = Response(

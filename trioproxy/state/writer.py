@@ -71,4 +71,7 @@ class StateWriter:
             touched.clear()
             self.batches += 1
             # The store counts and logs its own failures and never raises for I/O.
-            await trio.to_thread.run_sync(self.store.write, batch)
+            # Shielded: the marks are cleared, so a batch cancelled before it reached the
+            # store would be lost; shutdown waits for it instead.
+            with trio.CancelScope(shield=True):
+                await trio.to_thread.run_sync(self.store.write, batch)
