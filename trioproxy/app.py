@@ -149,7 +149,8 @@ def create_app(
                 state = await trio.to_thread.run_sync(_open_store, settings.data_dir)
             app.store, saved = state
             # The admin's overrides shape the pool (tiers, weights): applied as it is built.
-            app.overrides.update(saved_overrides(saved))
+            fingerprints = {key.name: key.secret.fingerprint for key in runtime.config.keys}
+            app.overrides.update(saved_overrides(saved, fingerprints))
         app.gateway = Gateway(
             runtime.config,
             http,

@@ -153,7 +153,7 @@ def test_the_openapi_document_describes_every_admin_route() -> None:
     document = {"upstreams": [{"name": "g", "type": "gemini", "keys": [{"name": "a", "key": "k"}]}]}
     app = create_app(runtime=Runtime(build_config(document, "t.yaml", {}), simulated=False))
     routes = {
-        (method, rule.rule.replace("<name>", "{name}"))
+        (method, rule.rule.replace("<path:name>", "{name}"))
         for rule in app.url_map.iter_rules()
         if rule.rule.startswith("/admin/")
         for method in rule.methods or ()
@@ -214,3 +214,18 @@ async def test_disable_stops_traffic_enable_restores_it_and_readyz_follows(
         decisions = (await http.get("/admin/decisions", params={"limit": 2})).json()
         assert len(decisions["decisions"]) == 2
         assert (await http.get("/admin/decisions", params={"limit": "x"})).status_code == 400
+
+
+def test_admin_routes_reach_key_names_with_slashes() -> None:
+    from trioproxy.app import create_app
+    from trioproxy.config import build_config
+    from trioproxy.runtime import Runtime
+
+    document = {"upstreams": [{"name": "g", "type": "gemini", "keys": [{"name": "a", "key": "k"}]}]}
+    app = create_app(runtime=Runtime(build_config(document, "t.yaml", {}), simulated=False))
+    urls = app.url_map.bind("localhost")
+    assert urls.match("/admin/keys/team/a/disable", "POST") == (
+        "admin.disable_key",
+        {"name": "team/a"},
+    )
+    assert urls.match("/admin/keys/team/a", "PATCH") == ("admin.override_key", {"name": "team/a"})

@@ -17,8 +17,8 @@ from trioproxy.pool.breaker import State
 from trioproxy.pool.reset import PACIFIC
 from trioproxy.pool.usage import KeyUsage
 from trioproxy.secret import Secret
-from trioproxy.state.capture import capture, restore
-from trioproxy.state.snapshot import Snapshot, SnapshotError
+from trioproxy.state.capture import capture, restore, saved_overrides
+from trioproxy.state.snapshot import KeyRecord, Snapshot, SnapshotError
 from trioproxy.state.store import StateStore
 from trioproxy.state.writer import StateWriter
 
@@ -188,3 +188,16 @@ def test_a_state_document_with_wrong_types_is_refused_when_read(field: str, valu
     document["keys"][0][field] = value
     with pytest.raises(SnapshotError, match="malformed"):
         Snapshot.from_json(document)
+
+
+def test_overrides_come_back_only_to_the_secret_they_were_set_on() -> None:
+    saved = Snapshot(
+        keys={
+            "a": KeyRecord("a", "fp-a", weight=3.0),
+            "b": KeyRecord("b", "fp-old", priority=2),
+            "c": KeyRecord("c", "fp-c"),
+        }
+    )
+    found = saved_overrides(saved, {"a": "fp-a", "b": "fp-new", "c": "fp-c"})
+    assert set(found) == {"a"}
+    assert found["a"].weight == 3.0

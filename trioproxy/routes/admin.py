@@ -80,13 +80,13 @@ async def list_keys() -> Response:
     return _json({"keys": [key_view(key, now, wall) for key in _app().gateway.pool.keys]})
 
 
-@blueprint.get("/keys/<name>")
+@blueprint.get("/keys/<path:name>")
 async def get_key(name: str) -> Response:
     key = actions.find(_app().gateway.pool, name)
     return _json(key_view(key, *_clock()))
 
 
-@blueprint.post("/keys/<name>/disable")
+@blueprint.post("/keys/<path:name>/disable")
 async def disable_key(name: str) -> Response:
     # The body first: after it, no await until the change is made, so a reload cannot
     # swap the pool between finding the key and changing it.
@@ -101,12 +101,12 @@ async def disable_key(name: str) -> Response:
     return _json(key_view(key, *_clock()))
 
 
-@blueprint.post("/keys/<name>/enable")
+@blueprint.post("/keys/<path:name>/enable")
 async def enable_key(name: str) -> Response:
     return _act(name, actions.enable, "admin: key enabled")
 
 
-@blueprint.post("/keys/<name>/reset")
+@blueprint.post("/keys/<path:name>/reset")
 async def reset_key(name: str) -> Response:
     return _act(name, actions.reset, "admin: key reset")
 
@@ -119,7 +119,7 @@ def _act(name: str, action: Callable[[KeyPool, KeyState], None], event: str) -> 
     return _json(key_view(key, *_clock()))
 
 
-@blueprint.patch("/keys/<name>")
+@blueprint.patch("/keys/<path:name>")
 async def override_key(name: str) -> Response:
     """Set or clear the runtime weight/priority of a key: the pool is rebuilt with it,
     the way a reload would (its state carries over)."""
@@ -184,7 +184,8 @@ async def import_state() -> Response:
     if app.store is not None:
         await trio.to_thread.run_sync(app.store.replace, snapshot)
     app.overrides.clear()
-    app.overrides.update(saved_overrides(snapshot))
+    fingerprints = {key.name: key.spec.secret.fingerprint for key in app.gateway.pool.keys}
+    app.overrides.update(saved_overrides(snapshot, fingerprints))
     app.swap_gateway(app.gateway.successor(app.gateway.config))
     pool = app.gateway.pool
     for key in pool.keys:

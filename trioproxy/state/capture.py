@@ -14,7 +14,7 @@ restart the first call on a thawed quota is its test again.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from trioproxy import logs
@@ -98,11 +98,14 @@ def capture_scope(scope: QuotaScope, now: float, wall: float) -> ScopeRecord:
     return ScopeRecord(cooldowns, tuple(budgets))
 
 
-def saved_overrides(saved: Snapshot) -> dict[str, Override]:
-    """The admin's overrides in a saved state, by key name: applied when the pool is
-    built, before `restore` (they shape its tiers and weights)."""
+def saved_overrides(saved: Snapshot, fingerprints: Mapping[str, str]) -> dict[str, Override]:
+    """The admin's overrides in a saved state, by key name, for the keys whose secret is
+    still the one they were set on (`fingerprints`: name -> fingerprint of the config's
+    keys): applied when the pool is built, before `restore` (they shape its tiers)."""
     found = {
-        record.name: Override(record.weight, record.priority) for record in saved.keys.values()
+        record.name: Override(record.weight, record.priority)
+        for record in saved.keys.values()
+        if fingerprints.get(record.name) == record.fingerprint
     }
     return {name: override for name, override in found.items() if override}
 
