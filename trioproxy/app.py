@@ -204,7 +204,7 @@ def create_app(
 
     @app.before_request
     async def admit() -> None:
-        requests.admit(app.metrics, app.events)
+        requests.admit(app.metrics)
         g.caller = None
         # The one read of the current config for this request (a reload swaps it).
         g.gateway = app.gateway
@@ -215,6 +215,8 @@ def create_app(
                 request.headers.get("authorization"),
                 request.remote_addr,
             )
+            # Only an authenticated request to a served route is usage.
+            requests.open_event(app.events, g.caller.name)
 
     @app.after_request
     async def finish(response: Response) -> Response:

@@ -18,6 +18,7 @@ import json
 import logging
 import math
 import os
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from trioproxy import logs
 
 CAPACITY = 10_000
 BATCH = 500
+WRITE_TIMEOUT = 30.0
 
 
 class EventLog:
@@ -63,6 +65,11 @@ class EventLog:
                 # comes now (only the wait for the next event is cancellable).
                 with trio.CancelScope(shield=True):
                     await self._write([first, *self._drain(BATCH - 1)])
+        except trio.Cancelled:
+            # Shutdown (not a crash, after which the supervisor restarts us): an event
+            # emitted from now on is counted as dropped, not left unwritten in the queue.
+            self._send.close()
+            raise
         finally:
             with trio.CancelScope(shield=True):
                 rest = self._drain(math.inf)
@@ -74,24 +81,35 @@ class EventLog:
         while len(batch) < limit:
             try:
                 batch.append(self._receive.receive_nowait())
-            except trio.WouldBlock:
+            except (trio.WouldBlock, trio.EndOfChannel):  # empty; or empty and closed
                 break
         return batch
 
     async def _write(self, batch: list[dict[str, Any]]) -> None:
-        lines = "".join(
-            json.dumps(event, separators=(",", ":"), default=str) + "\n" for event in batch
-        )
-        try:
-            await trio.to_thread.run_sync(self._append, lines.encode())
-        except OSError as error:
-            self.write_failures += len(batch)
-            logs.event("usage event log: write failed", logging.ERROR, error=str(error),
-                       events=len(batch))  # fmt: skip
+        # A disk that hangs must not hang shutdown: past WRITE_TIMEOUT the worker thread
+        # is abandoned (it may still finish) and the batch is counted as failed.
+        with trio.move_on_after(WRITE_TIMEOUT) as scope:
+            try:
+                await trio.to_thread.run_sync(self._append, batch, abandon_on_cancel=True)
+            except OSError as error:
+                self._failed(batch, str(error))
+                return
+        if scope.cancelled_caught:
+            self._failed(batch, f"no write finished within {WRITE_TIMEOUT:g} s")
             return
         self.written += len(batch)
 
-    def _append(self, data: bytes) -> None:
+    def _failed(self, batch: list[dict[str, Any]], error: str) -> None:
+        self.write_failures += len(batch)
+        logs.event("usage event log: write failed", logging.ERROR, error=error,
+                   events=len(batch))  # fmt: skip
+
+    def _append(self, batch: list[dict[str, Any]]) -> None:
+        # Encoded here, in the worker thread: a full batch takes milliseconds to encode,
+        # which the event loop should not spend. Nothing changes an event once emitted.
+        data = "".join(
+            json.dumps(event, separators=(",", ":"), default=str) + "\n" for event in batch
+        ).encode()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             size = self.path.stat().st_size
@@ -99,8 +117,17 @@ class EventLog:
             size = 0
         if size and size + len(data) > self.max_bytes:
             self._rotate()
+            size = 0
         with self.path.open("ab") as out:
-            out.write(data)
+            try:
+                out.write(data)
+                out.flush()
+            except OSError:
+                # A batch half on disk would leave a broken line for the next one to
+                # follow: cut the file back to where the batch began.
+                with suppress(OSError):
+                    out.truncate(size)
+                raise
 
     def _rotate(self) -> None:
         # usage.jsonl.(n-1) -> .n, ..., usage.jsonl -> .1; what was .n (the oldest) is

@@ -153,6 +153,7 @@ async def start_proxy(
         settings = Settings(
             config_path=tmp_path / "keys.yaml",
             data_dir=tmp_path,
+            event_log=tmp_path / "usage.jsonl",
             admin_token=Secret(admin_token) if admin_token else None,
         )
         app = create_app(

@@ -11,9 +11,10 @@ from typing import Any
 import httpx
 import openai
 import pytest
+import trio
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.conftest import KEYS, Proxy, StartProxy
+from tests.e2e.conftest import CLIENT_KEY, KEYS, Proxy, StartProxy
 from trioproxy.admin.openapi import DOCUMENT
 
 MODEL = "gemini-2.5-flash"
@@ -229,3 +230,41 @@ def test_admin_routes_reach_key_names_with_slashes() -> None:
         {"name": "team/a"},
     )
     assert urls.match("/admin/keys/team/a", "PATCH") == ("admin.override_key", {"name": "team/a"})
+
+
+async def test_usage_events_cover_proxied_requests_only_and_clients_that_leave(
+    start_proxy: StartProxy,
+) -> None:
+    proxy = await start_proxy(("key-a",), clients=True)
+    emitted: list[dict[str, Any]] = []
+    arrived = trio.Event()
+    events = proxy.app.events
+    assert events is not None
+    emit = events.emit
+
+    def capture(event: dict[str, Any]) -> None:
+        emitted.append(dict(event))
+        arrived.set()
+        emit(event)
+
+    events.emit = capture  # type: ignore[method-assign]
+
+    async with httpx.AsyncClient(base_url=proxy.url) as http:
+        # Not usage: a wrong client key, an unknown route.
+        wrong = {"authorization": "Bearer nope"}
+        assert (await http.post("/v1/chat/completions", headers=wrong, json={})).status_code == 401
+        right = {"authorization": f"Bearer {CLIENT_KEY}"}
+        assert (await http.get("/v1/nothing-here", headers=right)).status_code == 404
+        assert emitted == []
+        # A client that leaves while the upstream thinks: still recorded, as cancelled.
+        proxy.sim.faults.add("latency", seconds=5)
+        body = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}
+        with trio.move_on_after(0.5):
+            await http.post("/v1/chat/completions", headers=right, json=body)
+        with trio.fail_after(10):
+            await arrived.wait()
+    (event,) = emitted
+    assert event["cancelled"] is True
+    assert event["status"] is None
+    assert (event["model"], event["key"], event["client"]) == (MODEL, "key-a", "e2e")
+    assert "_info" not in event

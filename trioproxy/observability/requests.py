@@ -28,18 +28,44 @@ _PREFIX = os.urandom(6).hex()
 _COUNTER = itertools.count(1)
 
 
-def admit(metrics: Metrics, events: EventLog | None) -> None:
+def admit(metrics: Metrics) -> None:
     g.start = time.perf_counter()
     g.request_id = (request.headers.get("x-request-id") or f"{_PREFIX}{next(_COUNTER):010x}")[:128]
     metrics.in_flight.inc()
     # A stream is in flight until its body ends, after the response head.
     on_request_end(metrics.in_flight.dec)
-    if events is not None and request.path.startswith("/v1/") and request.path != "/v1/status":
-        # One usage event per proxied request, emitted when its response has ended (a
-        # stream's tokens are known only then); filled in by `observe` and the routes.
-        event: dict[str, Any] = {"ts": round(time.time(), 3), "request_id": g.request_id}
-        g.event = event
-        on_request_end(lambda: events.emit(event))
+
+
+def open_event(events: EventLog | None, client: str | None) -> None:
+    """Start the usage event of a proxied request (authenticated, to a served route): it
+    is emitted when the response has ended (a stream's tokens are known only then),
+    filled in by `observe` and the routes, and completed from the decision record if the
+    client left before the response (then `observe` never ran)."""
+    if events is None or request.url_rule is None:
+        return
+    event: dict[str, Any] = {
+        "ts": round(time.time(), 3),
+        "request_id": g.request_id,
+        "route": request.path,
+        "client": client,
+    }
+    g.event = event
+    on_request_end(lambda: events.emit(_completed(event)))
+
+
+def _completed(event: dict[str, Any]) -> dict[str, Any]:
+    info = event.pop("_info", None)
+    if "status" not in event:
+        # The client left first: what the gateway did for it is still worth recording.
+        decision = info.decision if info is not None else None
+        event.update(status=None, cancelled=True, project=None, token_id=None)
+        if decision is not None:
+            event.update(
+                model=decision.model,
+                attempts=len(decision.attempts),
+                key=decision.attempts[-1].key if decision.attempts else None,
+            )
+    return event
 
 
 def observe(metrics: Metrics, response: Response) -> None:
@@ -70,8 +96,6 @@ def observe(metrics: Metrics, response: Response) -> None:
     event = g.get("event")
     if event is not None:
         event.update(
-            route=request.path,
-            client=caller.name if caller else None,
             project=None,  # client tokens and projects: issue 6
             token_id=None,
             model=decision.model if decision is not None else None,

@@ -58,6 +58,9 @@ async def _json_body() -> dict[str, Any]:
 def _info() -> RequestInfo:
     # Kept on `g`: the access log and the metrics read the decision record from it.
     info = g.info = RequestInfo(g.get("request_id", ""), request.path)
+    event = g.get("event")
+    if event is not None:
+        event["_info"] = info  # for the usage event of a request the client leaves
     return info
 
 

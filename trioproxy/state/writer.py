@@ -73,5 +73,7 @@ class StateWriter:
             # The store counts and logs its own failures and never raises for I/O.
             # Shielded: the marks are cleared, so a batch cancelled before it reached the
             # store would be lost; shutdown waits for it instead.
+            # (No timeout: the store serialises its operations, so an abandoned write
+            # would only move the wait to the store's close.)
             with trio.CancelScope(shield=True):
                 await trio.to_thread.run_sync(self.store.write, batch)
