@@ -61,6 +61,7 @@ from trioproxy.pool import (
     Transient,
     Unavailable,
 )
+from trioproxy.pool.breaker import State
 from trioproxy.providers.gemini.failures import Failure, classify_error
 from trioproxy.secret import Secret
 
@@ -256,20 +257,19 @@ class Dispatcher:
 
     def report(self, pick: Pick, outcome: Outcome) -> None:
         key = pick.key
-        before = (key.breaker.state, key.disabled)
-        self.pool.report(pick, outcome, now=trio.current_time(), wall=self.wall())
+        was = key.breaker.state
+        changed = self.pool.report(pick, outcome, now=trio.current_time(), wall=self.wall())
         if self.metrics is not None:
             self.metrics.outcome(pick, outcome)
-        if (key.breaker.state, key.disabled) != before:
+        if changed:
             # Breaker transitions and auth disables are rare and worth a line each.
+            worse = key.disabled is not None or key.breaker.state is State.OPEN
             logs.event(
                 "key state changed",
-                logging.WARNING
-                if key.disabled or key.breaker.state.value == "open"
-                else logging.INFO,
+                logging.WARNING if worse else logging.INFO,
                 key=key.name,
                 breaker=key.breaker.state.value,
-                was=before[0].value,
+                was=was.value,
                 disabled=key.disabled,
                 outcome=outcome_name(outcome)[0],
             )

@@ -12,7 +12,6 @@ import logging
 import logging.handlers
 import queue
 import sys
-import time
 from typing import Any
 
 ACCESS = logging.getLogger("trioproxy.access")
@@ -104,7 +103,3 @@ def event(message: str, level: int = logging.INFO, **fields: Any) -> None:
 
 def access(**fields: Any) -> None:
     ACCESS.info("request", extra={"fields": fields})
-
-
-def elapsed_ms(start: float) -> float:
-    return round((time.perf_counter() - start) * 1000, 3)

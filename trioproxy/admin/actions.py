@@ -13,9 +13,9 @@ from typing import Any
 from trioproxy.errors import InvalidRequest, NotFound
 from trioproxy.pool import KeyPool, KeyState
 from trioproxy.pool.overrides import Override
+from trioproxy.pool.state import ADMIN_PREFIX
 from trioproxy.state.snapshot import MAX_WEIGHT, MIN_WEIGHT
 
-ADMIN_PREFIX = "admin: "
 MAX_PRIORITY = 1_000_000
 
 
@@ -35,9 +35,9 @@ def disable(pool: KeyPool, key: KeyState, reason: str | None) -> None:
 
 def enable(pool: KeyPool, key: KeyState) -> None:
     """Back in service, whether an operator or an auth failure disabled it."""
-    was = key.disabled
+    learned = key.disabled is not None and not key.disabled_by_operator
     key.disabled = None
-    if was is not None and not was.startswith(ADMIN_PREFIX):
+    if learned:
         # An auth failure retired the breaker; the key starts over as the prober's
         # passed re-check would have it.
         key.breaker.reset()
@@ -52,7 +52,7 @@ def reset(pool: KeyPool, key: KeyState) -> None:
     key.breaker.retire()  # calls already out are stale: they decide nothing now
     key.health.clear()
     key.cooldowns.clear()
-    if key.disabled is not None and not key.disabled.startswith(ADMIN_PREFIX):
+    if key.disabled is not None and not key.disabled_by_operator:
         key.disabled = None
     pool.changed(key)
 

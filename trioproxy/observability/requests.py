@@ -48,6 +48,8 @@ def open_event(events: EventLog | None, client: str | None) -> None:
         "request_id": g.request_id,
         "route": request.path,
         "client": client,
+        "project": None,  # client tokens and projects: issue 6
+        "token_id": None,
     }
     g.event = event
     on_request_end(lambda: events.emit(_completed(event)))
@@ -58,7 +60,7 @@ def _completed(event: dict[str, Any]) -> dict[str, Any]:
     if "status" not in event:
         # The client left first: what the gateway did for it is still worth recording.
         decision = info.decision if info is not None else None
-        event.update(status=None, cancelled=True, project=None, token_id=None)
+        event.update(status=None, cancelled=True)
         if decision is not None:
             event.update(
                 model=decision.model,
@@ -77,6 +79,7 @@ def observe(metrics: Metrics, response: Response) -> None:
     # Held for a cooling key to recover: neither the upstream's time nor the gateway's
     # overhead, so it is taken out of the latter.
     waited = decision.waited if decision is not None else 0.0
+    overhead = max(0.0, total - upstream - waited)
     rule = request.url_rule
     route = rule.rule if rule is not None else "unmatched"
     model = metrics.model_label(
@@ -87,7 +90,7 @@ def observe(metrics: Metrics, response: Response) -> None:
     if decision is not None:
         per_route = metrics.route(route)
         per_route.upstream.observe(upstream)
-        per_route.overhead.observe(max(0.0, total - upstream - waited))
+        per_route.overhead.observe(overhead)
         if len(decision.attempts) > 1:
             per_route.retries.inc(len(decision.attempts) - 1)
     if streaming and response.status_code == 200:
@@ -96,8 +99,6 @@ def observe(metrics: Metrics, response: Response) -> None:
     event = g.get("event")
     if event is not None:
         event.update(
-            project=None,  # client tokens and projects: issue 6
-            token_id=None,
             model=decision.model if decision is not None else None,
             key=response.headers.get("x-trioproxy-key"),
             status=response.status_code,
@@ -118,7 +119,7 @@ def observe(metrics: Metrics, response: Response) -> None:
         # Until the response head: the whole call for JSON, time to first chunk for SSE.
         ms=round(total * 1000, 3),
         upstream_ms=round(upstream * 1000, 3) if decision is not None else None,
-        overhead_ms=round((total - upstream - waited) * 1000, 3) if decision is not None else None,
+        overhead_ms=round(overhead * 1000, 3) if decision is not None else None,
         tokens=g.get("tokens"),
     )
 

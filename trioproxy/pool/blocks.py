@@ -138,7 +138,7 @@ def describe(key: KeyState, blocks: list[Block], now: float) -> dict[str, Any]:
     if block.detail:
         # An operator's disable reason is for operators (the admin API): clients, who
         # see every 503, get only that it was an operator. Gemini's reasons are shown.
-        operator = block.reason == "disabled" and block.detail.startswith("admin")
+        operator = block.reason == "disabled" and key.disabled_by_operator
         entry["reason"] = "admin" if operator else block.detail
     until = max((b.until for b in blocks if b.until is not None), default=None)
     if until is not None:

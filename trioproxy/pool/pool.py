@@ -41,7 +41,7 @@ from trioproxy.pool.overrides import Override
 from trioproxy.pool.quota import Cooldown, QuotaScope, cooled_dimensions, is_daily
 from trioproxy.pool.reset import seconds_until_daily_reset
 from trioproxy.pool.selection import Rank, Selector, make_selector
-from trioproxy.pool.state import KeyState
+from trioproxy.pool.state import AUTH_PREFIX, KeyState
 
 __all__ = ["KeyPool", "Pick", "Unavailable"]
 
@@ -210,7 +210,7 @@ class KeyPool:
         picks = []
         for key in self.keys:
             if key.disabled is not None:
-                if key.disabled.startswith("auth") and key.auth_recheck_at <= now:
+                if key.disabled_by_auth and key.auth_recheck_at <= now:
                     key.auth_recheck_at = now + self.settings.auth_recheck
                     self.touched.add(key)
                     picks.append(Pick(key, key.last_model or "", probe=True))
@@ -228,7 +228,7 @@ class KeyPool:
         due: float | None = None
         for key in self.keys:
             if key.disabled is not None:
-                at = key.auth_recheck_at if key.disabled.startswith("auth") else None
+                at = key.auth_recheck_at if key.disabled_by_auth else None
             elif key.breaker.state is State.OPEN:
                 at = key.breaker.reopen_at
             elif key.breaker.state is State.HALF_OPEN and not key.breaker.trial_taken:
@@ -241,7 +241,8 @@ class KeyPool:
 
     # Outcomes.
 
-    def report(self, pick: Pick, outcome: Outcome, *, now: float, wall: float) -> None:
+    def report(self, pick: Pick, outcome: Outcome, *, now: float, wall: float) -> bool:
+        """Apply a call's outcome; True if it changed the key's breaker state or disable."""
         key, model = pick.key, pick.model
         self.answered(pick)
         pick.reported = True
@@ -283,8 +284,10 @@ class KeyPool:
             self._disable_for_auth(key, outcome, now)
         elif isinstance(outcome, ClientFault) and not stale:
             self._breaker(pick, Event.RESPONDED, now)
-        if (key.breaker.state, key.disabled) != before:
+        changed = (key.breaker.state, key.disabled) != before
+        if changed:
             self._changed()
+        return changed
 
     def answered(self, pick: Pick) -> None:
         """The upstream has started answering this call (a stream's first chunk): it got
@@ -305,7 +308,7 @@ class KeyPool:
             if key.disabled is None:
                 key.breaker.fire(Event.FAILURE, now)
         elif key.disabled is not None:
-            if not key.disabled.startswith("auth"):
+            if not key.disabled_by_auth:
                 return  # an operator's disable: only the operator lifts it
             # An auth re-check passed: the key starts over.
             key.disabled = None
@@ -318,9 +321,9 @@ class KeyPool:
             key.health.clear()
 
     def _disable_for_auth(self, key: KeyState, outcome: AuthFailure, now: float) -> None:
-        if key.disabled is not None and not key.disabled.startswith("auth"):
+        if key.disabled is not None and not key.disabled_by_auth:
             return  # an operator's disable outranks what Gemini says; it stays theirs
-        key.disabled = f"auth: {outcome.reason}"
+        key.disabled = AUTH_PREFIX + outcome.reason
         key.auth_recheck_at = now + self.settings.auth_recheck
         # Whatever the breaker was doing (even a trial in flight) no longer matters; a key
         # that comes back starts closed, and nothing lent before counts.

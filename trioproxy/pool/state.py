@@ -14,6 +14,10 @@ from trioproxy.pool.overrides import Override
 from trioproxy.pool.quota import Cooldowns, QuotaScope
 from trioproxy.pool.usage import KeyUsage
 
+# How `KeyState.disabled` says who disabled a key.
+AUTH_PREFIX = "auth: "  # Gemini rejected the credential: the prober re-checks it
+ADMIN_PREFIX = "admin: "  # an operator: only an operator lifts it
+
 
 class LoadListener(Protocol):
     def load_changed(self, key: KeyState, before: int) -> None: ...
@@ -82,6 +86,14 @@ class KeyState:
         self.breaker.policy = breaker
         if health_window != self.health.window:
             self.health = HealthWindow(health_window)
+
+    @property
+    def disabled_by_auth(self) -> bool:
+        return self.disabled is not None and self.disabled.startswith(AUTH_PREFIX)
+
+    @property
+    def disabled_by_operator(self) -> bool:
+        return self.disabled is not None and self.disabled.startswith(ADMIN_PREFIX)
 
     @property
     def name(self) -> str:
