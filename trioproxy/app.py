@@ -3,8 +3,9 @@
 Lifespan (quart-trio's app nursery hosts the services):
   before_serving  shared httpx client -> simulated Gemini (offline demo only) -> Gateway
                   -> saved state restored into its pool (trioproxy.state)
-                  -> the supervisor's services, in order: state writer, event writer,
-                     config watcher, health prober (trioproxy.supervisor)
+                  -> projects and tokens opened (trioproxy.tenancy)
+                  -> the supervisor's services, in order: state writer, usage writer,
+                     event writer, config watcher, health prober (trioproxy.supervisor)
   after_serving   in-flight requests have ended (the drain: trioproxy.drain); stop the
                   services in reverse order (the state writer last, flushing), then
                   close the httpx client and the state store
@@ -24,8 +25,7 @@ from quart import Response, g, request
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
-from trioproxy import logs, request_scope
-from trioproxy.access import authenticate
+from trioproxy import access, logs, request_scope
 from trioproxy.codec import dumps
 from trioproxy.config_watcher import ConfigWatcher
 from trioproxy.drain import Drain
@@ -40,6 +40,7 @@ from trioproxy.prober import HealthProber
 from trioproxy.reload import Reloader
 from trioproxy.routes.admin import blueprint as admin_blueprint
 from trioproxy.routes.health import blueprint as health_blueprint
+from trioproxy.routes.manage import blueprint as manage_blueprint
 from trioproxy.routes.observe import blueprint as observe_blueprint
 from trioproxy.routes.openai import blueprint as openai_blueprint
 from trioproxy.runtime import Runtime, resolve
@@ -50,6 +51,8 @@ from trioproxy.state.snapshot import Snapshot
 from trioproxy.state.store import StateStore
 from trioproxy.state.writer import StateWriter
 from trioproxy.supervisor import Service, Supervisor
+from trioproxy.tenancy.manager import Manager
+from trioproxy.tenancy.store import FILE_NAME, AccessStore
 from trioproxy.upstream import make_http_client
 
 # A store opened before serving, and the state it loaded.
@@ -73,6 +76,8 @@ class TrioProxyApp(QuartTrio):
     settings: Settings
     metrics: Metrics
     events: EventLog | None
+    # Projects, tokens and their usage (trioproxy.tenancy); opened when serving starts.
+    access: Manager
     # The admin's runtime weight/priority overrides, by key name (kept across reloads).
     overrides: dict[str, Override]
 
@@ -111,10 +116,12 @@ def create_app(
     transport: httpx.AsyncBaseTransport | None = None,
     wall: Callable[[], float] = time.time,
     opened: OpenedState | None = None,
+    opened_access: Manager | None = None,
 ) -> TrioProxyApp:
     """Build the app. Loads and validates the config now, so a bad file fails at startup
     with a ConfigError rather than on the first request. `opened`: the state store,
-    already opened by `open_state` (else it is opened when serving starts)."""
+    already opened by `open_state` (else it is opened when serving starts); likewise
+    `opened_access`, by `open_access`."""
     settings = settings or Settings.from_env()
     runtime = runtime or resolve(settings)
     app = TrioProxyApp("trioproxy")
@@ -135,6 +142,7 @@ def create_app(
     app.register_blueprint(health_blueprint)
     app.register_blueprint(admin_blueprint)
     app.register_blueprint(observe_blueprint)
+    app.register_blueprint(manage_blueprint)
 
     @app.before_serving
     async def start() -> None:
@@ -162,6 +170,13 @@ def create_app(
         )
         if app.store is not None and saved is not None:
             _restore(app.gateway, app.store, saved, wall)
+        # Opened once the state store holds the data directory's lock.
+        manager = opened_access
+        if manager is None and settings.data_dir is None:
+            manager = open_access(settings, wall)  # memory only: no I/O
+        elif manager is None:
+            manager = await trio.to_thread.run_sync(lambda: open_access(settings, wall))
+        app.access = manager
         app.metrics.registry.register(GatewayCollector(_sources(app, wall)))
         app.prober = HealthProber(app.gateway)
         app.reloader = Reloader(
@@ -175,6 +190,7 @@ def create_app(
         if app.store is not None:
             writer = StateWriter(app.store, lambda: app.gateway.pool, wall=wall)
             services.append(Service("state writer", writer.run))
+        services.append(Service("usage writer", app.access.run))
         if app.events is not None:
             # Stopped after the watcher and the prober, when no request is left to emit.
             services.append(Service("event writer", app.events.run))
@@ -199,6 +215,8 @@ def create_app(
         # the state writer, stopped last, has flushed everything they changed.
         await app.supervisor.stop()
         await app.gateway.http.aclose()
+        if app.access.store.path is not None:
+            await trio.to_thread.run_sync(app.access.store.close)
         if app.store is not None:
             await trio.to_thread.run_sync(app.store.close)
 
@@ -210,13 +228,18 @@ def create_app(
         g.gateway = app.gateway
         # /v1/status is the operators' (admin token), not the clients'.
         if request.path.startswith("/v1/") and request.path != "/v1/status":
-            g.caller = authenticate(
+            tokens = app.access.registry
+            g.caller = caller = access.authenticate(
                 g.gateway.config.clients,
                 request.headers.get("authorization"),
                 request.remote_addr,
+                tokens,
+                app.access.wall(),
             )
+            if caller.grant is not None and request.url_rule is not None:
+                access.admit(tokens, caller.grant, trio.current_time())
             # Only an authenticated request to a served route is usage.
-            requests.open_event(app.events, g.caller.name)
+            requests.open_event(app.events, caller, app.access)
 
     @app.after_request
     async def finish(response: Response) -> Response:
@@ -236,6 +259,12 @@ def open_state(settings: Settings) -> OpenedState | None:
     if settings.data_dir is None:
         return None
     return _open_store(settings.data_dir)
+
+
+def open_access(settings: Settings, wall: Callable[[], float] = time.time) -> Manager:
+    """Open the projects and tokens (blocking; StoreError if the file cannot be used)."""
+    path = settings.data_dir / FILE_NAME if settings.data_dir is not None else None
+    return Manager.open(AccessStore(path), wall=wall)
 
 
 def _open_store(data_dir: Path) -> OpenedState:

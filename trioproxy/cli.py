@@ -23,7 +23,7 @@ import trio
 from hypercorn.utils import LifespanFailureError
 
 from trioproxy import logs
-from trioproxy.app import TrioProxyApp, create_app, open_state
+from trioproxy.app import TrioProxyApp, create_app, open_access, open_state
 from trioproxy.bench import cli as bench_cli
 from trioproxy.config import ConfigError, load_config
 from trioproxy.runtime import resolve
@@ -31,6 +31,7 @@ from trioproxy.serving import serve_app
 from trioproxy.settings import Settings
 from trioproxy.state import state_file
 from trioproxy.state.store import StoreError
+from trioproxy.tenancy import manage_cli
 
 DEFAULT_BIND = "0.0.0.0:4806"
 # How long hypercorn waits, after our own cut-off, for the cut requests to send their end.
@@ -64,9 +65,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         "bench", help="load an OpenAI-compatible (or Gemini) endpoint and report latency"
     )
     bench_cli.add_arguments(bench_parser)
+    manage = commands.add_parser(
+        "manage", help="projects and client tokens on a running gateway (management API)"
+    )
+    manage_cli.add_arguments(manage)
     args = parser.parse_args(argv)
     if args.command == "bench":
         return bench_cli.run(args)
+    if args.command == "manage":
+        return manage_cli.run(args)
 
     try:
         settings = Settings.from_env()
@@ -91,10 +98,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         opened = open_state(settings)
+        # After the state store: it holds the data directory's lock.
+        opened_access = open_access(settings)
     except StoreError as error:
         print(f"trioproxy: {error}", file=sys.stderr)
         return 2
-    app = create_app(settings, runtime=runtime, opened=opened)
+    app = create_app(settings, runtime=runtime, opened=opened, opened_access=opened_access)
     try:
         grace = args.graceful_timeout
         trio.run(_serve, app, args.bind, settings.graceful_timeout if grace is None else grace)

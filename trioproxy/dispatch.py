@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -127,19 +127,21 @@ class Dispatcher:
         deadline: float | None = None,
         hold: bool = False,
         info: RequestInfo | None = None,
+        upstreams: Collection[str] | None = None,
     ) -> Served[T]:
         """Run `attempt` on successive keys until one succeeds; raise a ProxyError if none.
 
         With `hold`, the successful pick stays lent and unreported (a stream: the caller
         reports how it ended and releases it when the relay ends); otherwise every pick is
-        reported and released before this returns."""
+        reported and released before this returns. `upstreams`: only keys of these
+        upstreams may serve (a project's restriction)."""
         info = info or RequestInfo()
         decision = Decision(info.request_id, info.route, model, self.wall())
         info.decision = decision
         self.decisions.add(decision)
         try:
             with self.drain.guard(deadline or self.deadline()) as scope:
-                served = await self._attempts(model, attempt, decision, hold)
+                served = await self._attempts(model, attempt, decision, hold, upstreams)
                 if not hold:
                     self.release(served.pick)
                 decision.result = "served"
@@ -162,10 +164,11 @@ class Dispatcher:
         attempt: Callable[[KeyState], Awaitable[T]],
         decision: Decision,
         hold: bool,
+        upstreams: Collection[str] | None,
     ) -> Served[T]:
         # Keys that failed this request for a reason other than quota: not tried again.
         # (A key that answered 429 is excluded by its cooldown, and may serve after it.)
-        tried: dict[str, str] = {}
+        tried: dict[str, str] = {} if upstreams is None else _Confined(self.pool, upstreams)
         last: Failure | None = None
         number = 0
         while number < self.settings.max_attempts:
@@ -342,6 +345,25 @@ class Dispatcher:
             return json.loads(raw)
         except ValueError:
             raise transient("upstream returned a body that is not JSON") from None
+
+
+class _Confined(dict[str, str]):
+    """The keys a request may not use: those it failed on, and every key outside the
+    upstreams its project may use (without listing them: the pool may be large)."""
+
+    def __init__(self, pool: KeyPool, upstreams: Collection[str]) -> None:
+        super().__init__()
+        self._pool = pool
+        self._upstreams = upstreams
+
+    def __contains__(self, name: object) -> bool:
+        if super().__contains__(name):
+            return True
+        key = self._pool.by_name.get(name) if isinstance(name, str) else None
+        return key is None or key.spec.upstream not in self._upstreams
+
+    def __missing__(self, name: str) -> str:
+        return "not an upstream this project may use"
 
 
 async def _read_bounded(response: httpx.Response) -> bytes:

@@ -2,10 +2,11 @@
 
 Upstream keys and client credentials live in `Secret` from the moment the config is read.
 `str()`, `repr()`, f-strings, `%` formatting and logging all see a mask, and `json.dumps`
-and pickling refuse. The only way to the clear text is `reveal()`, used for exactly three
+and pickling refuse. The only way to the clear text is `reveal()`, used for exactly four
 purposes: building the upstream request header (upstream.py), scrubbing the key out of
-upstream error text (failures.py), and comparing a presented client credential
-(`matches`, here). Grep for `reveal(` to audit them.
+upstream error text (failures.py), comparing a presented client credential (`matches`,
+here), and the management token header of `trioproxy manage` (tenancy/manage_cli.py).
+Grep for `reveal(` to audit them.
 """
 
 from __future__ import annotations

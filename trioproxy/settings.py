@@ -26,6 +26,8 @@ class Settings:
     watch_config: bool = True
     # The admin API's bearer token (TRIOPROXY_ADMIN_TOKEN); None: the admin API is off.
     admin_token: Secret | None = None
+    # The management API's bearer token (TRIOPROXY_MANAGEMENT_TOKEN); None: it is off.
+    management_token: Secret | None = None
     # Seconds in-flight requests get to finish on shutdown (`trioproxy serve`).
     graceful_timeout: float = 30.0
     # The usage event log (JSONL); None: off. Default: usage.jsonl in the data directory.
@@ -43,10 +45,16 @@ class Settings:
             simulate=simulate,  # type: ignore[arg-type]
             log_level=env.get("TRIOPROXY_LOG_LEVEL", "INFO").upper(),
             watch_config=_flag(env, "TRIOPROXY_WATCH_CONFIG", default=True),
-            admin_token=Secret(token) if (token := env.get("TRIOPROXY_ADMIN_TOKEN")) else None,
+            admin_token=_secret(env, "TRIOPROXY_ADMIN_TOKEN"),
+            management_token=_secret(env, "TRIOPROXY_MANAGEMENT_TOKEN"),
             graceful_timeout=_seconds(env, "TRIOPROXY_GRACEFUL_TIMEOUT", default=30.0),
             event_log=_event_log(env),
         )
+
+
+def _secret(env: Mapping[str, str], name: str) -> Secret | None:
+    value = env.get(name, "").strip()
+    return Secret(value) if value else None
 
 
 def _flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:

@@ -8,6 +8,8 @@ service is up and a service can rely on the ones started before it.
 Order (the app builds the list, trioproxy.app):
     state writer     first, so it stops last: it persists what every other service (and
                      every request) changed, and flushes once they are gone.
+    usage writer     the projects' and tokens' usage totals (trioproxy.tenancy); requests
+                     change them until they end, so it stops after them, and flushes.
     event writer     the usage event log; stops after the services that serve requests'
                      state, and writes every event queued.
     config watcher   a reload swaps the gateway the prober then follows.

@@ -379,11 +379,17 @@ async def test_sigterm_lets_streams_finish_within_the_grace_and_ends_the_rest_cl
     # Then, in order: the services stopped (state writer last) and the process ended.
     messages = gateway.messages()[mark:]
     order = [m for m in messages if m in ("shutting down", "service stopped", "stopped")]
-    assert order == ["shutting down", *["service stopped"] * 4, "stopped"]
+    assert order == ["shutting down", *["service stopped"] * 5, "stopped"]
     stopped = [
         line["service"] for line in gateway.lines[mark:] if line.get("msg") == "service stopped"
     ]
-    assert stopped == ["health prober", "config watcher", "event writer", "state writer"]
+    assert stopped == [
+        "health prober",
+        "config watcher",
+        "event writer",
+        "usage writer",
+        "state writer",
+    ]
     assert_clean_exit(gateway)
     state = read_state(data)
     assert sum(row.requests for row in state.usage.values()) >= 5

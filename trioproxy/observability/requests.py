@@ -14,13 +14,16 @@ import os
 import time
 from typing import Any
 
+import trio
 from quart import Response, g, request
 
 from trioproxy import logs
+from trioproxy.access import Caller
 from trioproxy.decisions import Decision
 from trioproxy.events import EventLog
 from trioproxy.observability.metrics import Metrics
 from trioproxy.request_scope import on_request_end
+from trioproxy.tenancy.manager import Manager
 
 # Request ids: a random per-process prefix and a counter. Unique across processes and
 # restarts (the prefix), and cheaper than a uuid4 per request (measured in the profile).
@@ -36,23 +39,38 @@ def admit(metrics: Metrics) -> None:
     on_request_end(metrics.in_flight.dec)
 
 
-def open_event(events: EventLog | None, client: str | None) -> None:
+def open_event(events: EventLog | None, caller: Caller, access: Manager | None) -> None:
     """Start the usage event of a proxied request (authenticated, to a served route): it
     is emitted when the response has ended (a stream's tokens are known only then),
     filled in by `observe` and the routes, and completed from the decision record if the
-    client left before the response (then `observe` never ran)."""
-    if events is None or request.url_rule is None:
+    client left before the response (then `observe` never ran). A project token's
+    request is also added to its usage totals then."""
+    grant = caller.grant
+    if request.url_rule is None or (events is None and (grant is None or access is None)):
         return
     event: dict[str, Any] = {
         "ts": round(time.time(), 3),
         "request_id": g.request_id,
         "route": request.path,
-        "client": client,
-        "project": None,  # client tokens and projects: issue 6
-        "token_id": None,
+        "client": caller.name,
+        "project": grant.project.name if grant is not None else None,
+        "token_id": grant.token.id if grant is not None else None,
     }
     g.event = event
-    on_request_end(lambda: events.emit(_completed(event)))
+
+    def ended() -> None:
+        completed = _completed(event)
+        if grant is not None and access is not None:
+            tokens = (
+                completed.get("prompt_tokens", 0),
+                completed.get("completion_tokens", 0),
+                completed.get("reasoning_tokens", 0),
+            )
+            access.registry.record(grant, tokens, trio.current_time(), access.wall())
+        if events is not None:
+            events.emit(completed)
+
+    on_request_end(ended)
 
 
 def _completed(event: dict[str, Any]) -> dict[str, Any]:

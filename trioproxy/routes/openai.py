@@ -19,7 +19,7 @@ from trioproxy.chat_stream import open_stream, relay
 from trioproxy.codec import dumps
 from trioproxy.decisions import RequestInfo
 from trioproxy.dispatch import Served
-from trioproxy.errors import InvalidRequest
+from trioproxy.errors import InvalidRequest, PermissionDenied
 from trioproxy.gateway import Gateway
 from trioproxy.pool import KeyState, Outcome, Success
 from trioproxy.providers.gemini.embed_request import embeddings_to_batch_request
@@ -30,6 +30,7 @@ from trioproxy.providers.gemini.response import generate_response_to_chat
 from trioproxy.providers.gemini.stream import ChatStreamTranslator
 from trioproxy.providers.gemini.usage import Usage
 from trioproxy.request_scope import on_request_end
+from trioproxy.tenancy.registry import Grant
 from trioproxy.upstream import encode_json
 
 blueprint = Blueprint("openai", __name__)
@@ -53,6 +54,31 @@ async def _json_body() -> dict[str, Any]:
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object.")
     return body
+
+
+def _grant() -> Grant | None:
+    caller = g.get("caller")
+    return caller.grant if caller is not None else None
+
+
+def _upstreams() -> tuple[str, ...] | None:
+    """The upstreams the caller's project may use (None: any)."""
+    grant = _grant()
+    return grant.project.upstreams if grant is not None else None
+
+
+def _model(gateway: Gateway, requested: object) -> str:
+    """The Gemini model for the client's `model`, if the caller's project may use it (by
+    the name it asked for or the one an alias resolves to)."""
+    model = gateway.resolve_model(requested)
+    grant = _grant()
+    if grant is not None and not grant.allows_model(model, str(requested)):
+        raise PermissionDenied(
+            f"Project {grant.project.name!r} may not use the model {requested!r}.",
+            param="model",
+            code="model_not_allowed",
+        )
+    return model
 
 
 def _info() -> RequestInfo:
@@ -99,7 +125,7 @@ def _served_headers(served: Served[Any]) -> dict[str, str]:
 async def chat_completions() -> Response:
     gateway = _gateway()
     body = await _json_body()
-    model = gateway.resolve_model(body.get("model"))
+    model = _model(gateway, body.get("model"))
     stream = body.get("stream", False)
     if not isinstance(stream, bool) and stream is not None:
         raise InvalidRequest("`stream` must be a boolean.", param="stream")
@@ -127,7 +153,7 @@ async def chat_completions() -> Response:
             return await open_stream(dispatcher, key, upstream, translator)
 
         served = await dispatcher.run(
-            model, open_attempt, deadline=deadline, hold=True, info=_info()
+            model, open_attempt, deadline=deadline, hold=True, info=_info(), upstreams=_upstreams()
         )
         pick = served.pick
         # The key counts as in flight until the relay ends; also if the client leaves
@@ -171,7 +197,9 @@ async def chat_completions() -> Response:
             answer, model=model, completion_id=completion_id, created=created
         )
 
-    served_unary = await dispatcher.run(model, unary_attempt, deadline=deadline, info=_info())
+    served_unary = await dispatcher.run(
+        model, unary_attempt, deadline=deadline, info=_info(), upstreams=_upstreams()
+    )
     dispatcher.record_tokens(served_unary.pick, *_tokens(served_unary.result))
     return _json_response(served_unary.result, _served_headers(served_unary))
 
@@ -194,7 +222,7 @@ def _include_usage(options: object) -> bool:
 async def embeddings() -> Response:
     gateway = _gateway()
     body = await _json_body()
-    model = gateway.resolve_model(body.get("model"))
+    model = _model(gateway, body.get("model"))
     plan = embeddings_to_batch_request(body, model)
     payload = encode_json(plan.gemini_body)
     normalize = body.get("dimensions") is not None
@@ -213,7 +241,7 @@ async def embeddings() -> Response:
             normalize=normalize,
         )
 
-    served = await gateway.dispatcher.run(model, attempt, info=_info())
+    served = await gateway.dispatcher.run(model, attempt, info=_info(), upstreams=_upstreams())
     gateway.dispatcher.record_tokens(served.pick, *_tokens(served.result))
     return _json_response(served.result, _served_headers(served))
 
@@ -238,17 +266,21 @@ async def list_models() -> Response:
             if not token or token in seen_tokens:
                 break
             seen_tokens.add(token)
-        return models_page_to_openai(models.values())
+        listed = models_page_to_openai(models.values())
+        grant = _grant()
+        if grant is not None:  # only the models the caller's project may use
+            listed["data"] = [m for m in listed["data"] if grant.allows_model(m["id"])]
+        return listed
 
     # Listing models spends no per-model quota, so it is not tied to any model's cooldowns.
-    served = await gateway.dispatcher.run("", attempt, info=_info())
+    served = await gateway.dispatcher.run("", attempt, info=_info(), upstreams=_upstreams())
     return _json_response(served.result, _served_headers(served))
 
 
 @blueprint.get("/v1/models/<path:model_id>")
 async def get_model(model_id: str) -> Response:
     gateway = _gateway()
-    model = gateway.resolve_model(model_id)
+    model = _model(gateway, model_id)
 
     async def attempt(key: KeyState) -> dict[str, Any]:
         upstream = gateway.api_for(key).get_model(gateway.http, model, key.spec.secret)
@@ -256,7 +288,7 @@ async def get_model(model_id: str) -> Response:
             await gateway.dispatcher.fetch_json(upstream, key.spec.secret)
         )
 
-    served = await gateway.dispatcher.run("", attempt, info=_info())
+    served = await gateway.dispatcher.run("", attempt, info=_info(), upstreams=_upstreams())
     return _json_response(served.result, _served_headers(served))
 
 
