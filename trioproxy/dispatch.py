@@ -61,6 +61,7 @@ from trioproxy.pool import (
     Transient,
     Unavailable,
 )
+from trioproxy.pool.blocks import Exclusions
 from trioproxy.pool.breaker import State
 from trioproxy.providers.gemini.failures import Failure, classify_error
 from trioproxy.secret import Secret
@@ -168,7 +169,7 @@ class Dispatcher:
     ) -> Served[T]:
         # Keys that failed this request for a reason other than quota: not tried again.
         # (A key that answered 429 is excluded by its cooldown, and may serve after it.)
-        tried: dict[str, str] = {} if upstreams is None else _Confined(self.pool, upstreams)
+        tried = Exclusions(upstreams)
         last: Failure | None = None
         number = 0
         while number < self.settings.max_attempts:
@@ -345,25 +346,6 @@ class Dispatcher:
             return json.loads(raw)
         except ValueError:
             raise transient("upstream returned a body that is not JSON") from None
-
-
-class _Confined(dict[str, str]):
-    """The keys a request may not use: those it failed on, and every key outside the
-    upstreams its project may use (without listing them: the pool may be large)."""
-
-    def __init__(self, pool: KeyPool, upstreams: Collection[str]) -> None:
-        super().__init__()
-        self._pool = pool
-        self._upstreams = upstreams
-
-    def __contains__(self, name: object) -> bool:
-        if super().__contains__(name):
-            return True
-        key = self._pool.by_name.get(name) if isinstance(name, str) else None
-        return key is None or key.spec.upstream not in self._upstreams
-
-    def __missing__(self, name: str) -> str:
-        return "not an upstream this project may use"
 
 
 async def _read_bounded(response: httpx.Response) -> bytes:

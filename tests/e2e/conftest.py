@@ -128,6 +128,9 @@ async def start_proxy(
         key_fields: dict[str, dict[str, Any]] | None = None,
         upstream_fields: dict[str, Any] | None = None,
         admin_token: str | None = None,
+        management_token: str | None = None,
+        wall: Callable[[], float] | None = None,
+        more_upstreams: tuple[dict[str, Any], ...] = (),
     ) -> Proxy:
         document: dict[str, Any] = {
             "upstreams": [
@@ -140,7 +143,8 @@ async def start_proxy(
                         for name in keys
                     ],
                     **(upstream_fields or {}),
-                }
+                },
+                *more_upstreams,
             ],
         }
         if clients:
@@ -155,10 +159,12 @@ async def start_proxy(
             data_dir=tmp_path,
             event_log=tmp_path / "usage.jsonl",
             admin_token=Secret(admin_token) if admin_token else None,
+            management_token=Secret(management_token) if management_token else None,
         )
         app = create_app(
             settings,
             runtime=Runtime(config, simulated=False),
+            **({"wall": wall} if wall is not None else {}),
         )
         url = await nursery.start(serve_app, app)
         return Proxy(url, app, sim)

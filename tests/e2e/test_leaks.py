@@ -3,10 +3,12 @@
 A `trioproxy serve` child with distinctive upstream keys, a client key and an admin
 token goes through every path that could echo one: success (unary and stream), a wrong
 client key, a 429, an invalid key, an upstream error body that echoes the key in a URL
-and in headers, a reload with a bad file holding a secret, every admin call, the metrics,
-the export, shutdown; then a second run on the JSON fallback. Searched: the child's
-stderr, every response (status line, headers, body), the metrics, the exports, the SQLite
-files and the JSON snapshot. The count of hits must be zero.
+and in headers, a reload with a bad file holding a secret, every admin call, a project
+token minted, used (unary, stream, models, a near miss), inspected, limited and revoked
+through the management API, the metrics, the export, shutdown; then a second run on the
+JSON fallback. Searched: the child's stderr, every response (status line, headers, body;
+but the one answer that mints the token), the metrics, the exports, the SQLite files
+(state and access), the usage event log and the JSON snapshot. The count of hits must be zero.
 
 Also here: the admin's overrides survive a restart (they live in the same state).
 """
@@ -27,7 +29,9 @@ from tests.e2e.gateway_process import gateway_process, write_keys
 from trioproxy.fakes.gemini import SimulatedGemini
 
 ADMIN_TOKEN = "admin-LEAKCHECK-token-7f3a9c"
-SECRETS = [*KEYS.values(), CLIENT_KEY, ADMIN_TOKEN]
+MANAGEMENT_TOKEN = "manage-LEAKCHECK-token-0b5e2d"
+# The project token minted in the test is added once it exists.
+SECRETS = [*KEYS.values(), CLIENT_KEY, ADMIN_TOKEN, MANAGEMENT_TOKEN]
 MODEL = "gemini-2.5-flash"
 CHAT = {"model": MODEL, "messages": [{"role": "user", "content": "hello"}]}
 
@@ -54,6 +58,36 @@ class Recorder:
         return response
 
 
+async def _use_a_project_token(rec: Recorder) -> None:
+    """Mint a project token (the one answer allowed to hold it is set aside), use it in
+    every way, look at it through the management API, revoke it, use it again."""
+
+    async def manage(method: str, path: str, body: Any = None) -> Any:
+        answer = await rec.call(method, path, token=MANAGEMENT_TOKEN, json=body)
+        assert answer.status_code in (200, 201), (path, answer.text)
+        return answer.json()
+
+    await manage("POST", "/manage/projects", {"name": "leaks", "limits": {"requests_per_hour": 9}})
+    minted = await manage("POST", "/manage/tokens", {"project": "leaks", "name": "ci"})
+    rec.seen.pop()  # the creation answer: the only place the token may appear
+    token = minted["token"]
+    SECRETS.append(token)
+    for body in (CHAT, {**CHAT, "stream": True}):
+        assert (await rec.call("POST", "/v1/chat/completions", token=token, json=body)).is_success
+    assert (await rec.call("GET", "/v1/models", token=token)).is_success
+    near_miss = token[:-2] + ("aa" if not token.endswith("aa") else "bb")
+    wrong = await rec.call("POST", "/v1/chat/completions", token=near_miss, json=CHAT)
+    assert wrong.status_code == 401
+    for path in ("/manage/projects", "/manage/projects/leaks", "/manage/tokens",
+                 f"/manage/tokens/{minted['id']}", "/manage/openapi.json"):  # fmt: skip
+        await manage("GET", path)
+    await manage("PATCH", f"/manage/tokens/{minted['id']}", {"limits": {"requests_per_minute": 5}})
+    await manage("POST", f"/manage/tokens/{minted['id']}/revoke")
+    revoked = await rec.call("POST", "/v1/chat/completions", token=token, json=CHAT)
+    assert revoked.status_code == 401
+    assert revoked.json()["error"]["message"] == "Invalid or expired token."
+
+
 def hits(blob: bytes) -> list[str]:
     return [secret for secret in SECRETS if secret.encode() in blob]
 
@@ -65,7 +99,7 @@ async def test_no_secret_in_anything_the_gateway_produces(
     data = tmp_path / "data"
     clients = [{"name": "app", "key": CLIENT_KEY}]
     write_keys(config, sim.url, ["key-a", "key-b", "key-c"], clients=clients)  # type: ignore[attr-defined]
-    env = {"TRIOPROXY_ADMIN_TOKEN": ADMIN_TOKEN}
+    env = {"TRIOPROXY_ADMIN_TOKEN": ADMIN_TOKEN, "TRIOPROXY_MANAGEMENT_TOKEN": MANAGEMENT_TOKEN}
     produced: list[bytes] = []
     async with gateway_process(config, data, env=env) as gateway:
         rec = Recorder(gateway.url)
@@ -121,6 +155,7 @@ async def test_no_secret_in_anything_the_gateway_produces(
                 answer = await rec.call(method, path, token=ADMIN_TOKEN, json=body)
                 assert answer.status_code == 200, (path, answer.text)
             assert (await rec.call("GET", "/admin/keys", token="wrong")).status_code == 401
+            await _use_a_project_token(rec)
             metrics = await rec.call("GET", "/metrics")
             assert "trioproxy_key_outcomes_total" in metrics.text
             exported = await rec.call("GET", "/admin/state", token=ADMIN_TOKEN)

@@ -2,12 +2,14 @@
 
 Each block says whether it is about quota (a cooldown, a spent local budget): quota blocks
 end at a known time, so a request may wait for them and the client gets 429 with a true
-Retry-After. Other blocks (open breaker, disabled, already tried) mean 503.
+Retry-After. Other blocks (open breaker, disabled, already tried) mean 503. A key outside
+the upstreams a request's project may use is not in its pool at all: it is skipped, and
+left out of the verdict.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Container, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Container, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,17 +24,36 @@ TRIAL_RECHECK = 1.0
 
 @dataclass(frozen=True, slots=True)
 class Block:
-    reason: str  # disabled | tried | open | trial_in_flight | thawing | cooling | budget
+    # outside | disabled | tried | open | trial_in_flight | thawing | cooling | budget
+    reason: str
     until: float | None = None
     quota: bool = False
     per_day: bool = False
     detail: str | None = None
 
 
+class Exclusions(dict[str, str]):
+    """The keys one request may not use: those it failed on (name -> why), and with
+    `upstreams`, every key outside those upstreams (a project's confinement)."""
+
+    def __init__(self, upstreams: Collection[str] | None = None) -> None:
+        super().__init__()
+        self.upstreams = upstreams
+
+    def outside(self, key: KeyState) -> bool:
+        return self.upstreams is not None and key.spec.upstream not in self.upstreams
+
+
+OUTSIDE = "outside"
+
+
 def iter_blocks(
     key: KeyState, model: str, now: float, wall: float, exclude: Container[str] = ()
 ) -> Iterator[Block]:
     """The reasons, cheapest checks first, lazily: the hot path only needs the first."""
+    if isinstance(exclude, Exclusions) and exclude.outside(key):
+        yield Block(OUTSIDE)
+        return
     if key.disabled is not None:
         yield Block("disabled", detail=key.disabled)
     if key.name in exclude:
@@ -94,8 +115,12 @@ def unavailable(
     wait_at: float | None = None
     enabled = quota = per_day = 0
     listed: list[dict[str, Any]] = []
+    considered = 0
     for key in keys:
         found = blocks(key)
+        if found and found[0].reason == OUTSIDE:
+            continue
+        considered += 1
         if len(listed) < MAX_LISTED_KEYS:
             listed.append(describe(key, found, now))
         if any(block.reason == "disabled" for block in found):
@@ -110,8 +135,8 @@ def unavailable(
             per_day += any(block.per_day for block in found)
             if until is not None:
                 wait_at = until if wait_at is None else min(wait_at, until)
-    if len(keys) > MAX_LISTED_KEYS:
-        listed.append({"name": f"... and {len(keys) - MAX_LISTED_KEYS} more keys"})
+    if considered > MAX_LISTED_KEYS:
+        listed.append({"name": f"... and {considered - MAX_LISTED_KEYS} more keys"})
     all_quota = enabled > 0 and quota == enabled
     return Unavailable(
         retry_after=None if retry_at is None else max(0.0, retry_at - now),
