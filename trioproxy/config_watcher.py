@@ -1,5 +1,5 @@
 """The config watcher: reloads keys.yaml when it changes (SIGHUP is handled by
-`trioproxy serve` for the whole life of the process: trioproxy.cli).
+`trioproxy serve` for the whole life of the process: trioproxy.serve_command).
 
 It watches the file's *directory*, not the file: editors (vim, many IDEs) and deploy
 tools (Kubernetes ConfigMaps, `mv new keys.yaml`) replace the file by renaming another

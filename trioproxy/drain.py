@@ -1,6 +1,6 @@
 """Draining: how in-flight upstream work ends when the gateway shuts down.
 
-On SIGTERM (trioproxy.cli) hypercorn stops accepting connections and the drain starts:
+On SIGTERM (trioproxy.serve_command) hypercorn stops accepting connections and the drain starts:
 requests already in flight keep going, streams included, for the grace period. When it
 is over, the drain *cuts* them: every upstream wait in progress is cancelled through its
 own cancel scope, so each request ends on its own terms: a unary request answers 503

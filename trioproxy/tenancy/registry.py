@@ -123,7 +123,10 @@ class Registry:
         """A request of `grant` ended, having used (prompt, completion, reasoning) tokens."""
         prompt, completion, reasoning = tokens
         spent = Usage(1, prompt, completion, reasoning, wall)
-        for owner in (("token", grant.token.id), ("project", grant.project.name)):
+        owners = (("token", grant.token.id), ("project", grant.project.name))
+        for owner in owners:
+            if owner[1] not in (self.tokens if owner[0] == "token" else self.projects):
+                continue  # deleted while the request ran: its totals went with it
             self.usage.setdefault(owner, Usage()).add(spent)
             self.dirty.add(owner)
             self._meter(*owner).day_tokens.add(now, prompt + completion)

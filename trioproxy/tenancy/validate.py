@@ -107,7 +107,8 @@ def duration(value: Any, param: str = "expires_in") -> float:
     """Seconds (a number) or text like "90s", "15m", "12h", "30d", "1d12h"."""
     seconds: float | None = None
     if isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = float(value)
+        # An integer too large for a float is just too long a life.
+        seconds = float(value) if abs(value) < 1e300 else math.inf
     elif isinstance(value, str):
         text = value.strip().lower()
         parts = _DURATION.findall(text)
