@@ -152,6 +152,18 @@ async def test_unknown_route_method_and_size(start_proxy: StartProxy) -> None:
     assert health.json() == {"status": "ok"}
 
 
+async def test_the_default_body_limit_is_10_mb(proxy: Proxy) -> None:
+    limit = 10 * 1024 * 1024
+    # A JSON string of exactly the limit is read (and rejected for its content, not size).
+    at_limit = b'"' + b"x" * (limit - 2) + b'"'
+    async with httpx.AsyncClient(base_url=proxy.url) as client:
+        accepted = await client.post("/v1/chat/completions", content=at_limit)
+        too_big = await client.post("/v1/chat/completions", content=at_limit + b" ")
+    assert accepted.status_code == 400
+    assert too_big.status_code == 413
+    assert proxy.sim.requests == []
+
+
 async def test_upstream_never_sees_a_key_in_the_url(proxy: Proxy) -> None:
     client = proxy.client()
     await client.chat.completions.create(model="gemini-2.5-flash", messages=HELLO)

@@ -67,7 +67,7 @@ class GatewaySettings:
     max_attempts: int = 4
     # Cooldown for a 429 that carries no RetryInfo (the "minimal" 429 body).
     default_cooldown: float = 60.0
-    max_body_bytes: int = 20 * 1024 * 1024
+    max_body_bytes: int = 10 * 1024 * 1024
     # Circuit breaker: consecutive failures (5xx, timeouts, connection errors) that open
     # it; the first open period, doubled on every failed trial up to the cap.
     breaker_threshold: int = 3
