@@ -215,7 +215,7 @@ class Dispatcher:
             # Out of attempts on 429s: answer with the pool's own view (a true
             # Retry-After, and x-should-retry: false when the day is over), not with the
             # last key's bare 429.
-            raise self._out_of_attempts(model, last)
+            raise self._out_of_attempts(model, last, tried.upstreams)
         raise last.error
 
     async def _wait(self, choice: Unavailable, decision: Decision) -> bool:
@@ -291,10 +291,13 @@ class Dispatcher:
         if self.metrics is not None:
             self.metrics.tokens(pick, prompt, completion, reasoning)
 
-    def _out_of_attempts(self, model: str, last: Failure) -> ProxyError:
-        # The pool as the client's retry will find it (this request's own exclusions
-        # say nothing about the next one).
-        choice = self.pool.assess(model, trio.current_time(), self.wall())
+    def _out_of_attempts(
+        self, model: str, last: Failure, upstreams: Collection[str] | None
+    ) -> ProxyError:
+        # The pool as the client's retry will find it: the keys this request failed on
+        # say nothing about the next one, but its project's upstreams still bound it.
+        now, wall = trio.current_time(), self.wall()
+        choice = self.pool.assess(model, now, wall, exclude=Exclusions(upstreams))
         if choice.quota and choice.retry_after is not None:
             return self._exhausted(model, choice, last)
         return AllCooling(

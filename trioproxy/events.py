@@ -66,11 +66,13 @@ class EventLog:
         try:
             while True:
                 first = await self._receive.receive()
-                # Shielded: events taken off the channel are written even if shutdown
-                # comes now (only the wait for the next event is cancellable).
-                with trio.CancelScope(shield=True):
+                try:
                     await trio.sleep(LINGER)
-                    await self._write([first, *self._drain(BATCH - 1)])
+                finally:
+                    # Shielded: events taken off the channel are written even if shutdown
+                    # comes now (only the waits are cancellable).
+                    with trio.CancelScope(shield=True):
+                        await self._write([first, *self._drain(BATCH - 1)])
         except trio.Cancelled:
             # Shutdown (not a crash, after which the supervisor restarts us): an event
             # emitted from now on is counted as dropped, not left unwritten in the queue.

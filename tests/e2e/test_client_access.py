@@ -8,6 +8,7 @@ real, so the clock must not autojump while a request waits on one).
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -41,7 +42,10 @@ class Manage:
         )
 
     async def call(self, method: str, path: str, body: Any = None) -> httpx.Response:
-        return await self.http.request(method, path, json=body)
+        # Encoded here, ASCII-escaped: a test may send a lone surrogate ("\\ud800"), which
+        # JSON allows and UTF-8 cannot carry.
+        content = json.dumps(body) if body is not None else None
+        return await self.http.request(method, path, content=content)
 
     async def ok(self, method: str, path: str, body: Any = None) -> Any:
         answer = await self.call(method, path, body)
@@ -182,8 +186,11 @@ async def test_a_project_is_confined_to_its_models_and_upstreams(
     start_proxy: StartProxy,
 ) -> None:
     proxy = await start_proxy(
-        keys=("key-a",),
+        keys=("key-a", "key-b"),
         management_token=MANAGEMENT,
+        # Out of attempts on 429s before the pool is found all cooling: the verdict is
+        # then the pool's view for this project, which must leave the spare out.
+        gateway={"max_attempts": 2},
         more_upstreams=(
             {
                 "name": "spare",
@@ -206,11 +213,15 @@ async def test_a_project_is_confined_to_its_models_and_upstreams(
     assert denied.value.body["code"] == "model_not_allowed"  # type: ignore[index]
     assert len(proxy.sim.recorder.records) == calls
 
-    # Its only upstream's only key is cooling: it must not spill onto the spare upstream.
-    proxy.sim.faults.add("rate_limit_minute", key=proxy.key_of("key-a"), retry_delay="600s")
-    with pytest.raises(openai.RateLimitError):
+    # Its only upstream's keys are cooling: it must not spill onto the spare upstream, and
+    # its 429 gives the true wait for *its* keys (the healthy spare would say "retry now").
+    for key in ("key-a", "key-b"):
+        proxy.sim.faults.add("rate_limit_minute", key=proxy.key_of(key), retry_delay="600s")
+    with pytest.raises(openai.RateLimitError) as limited:
         await _chat(proxy, token)
-    assert proxy.app.gateway.pool.by_name["key-spare"].inflight == 0
+    assert int(limited.value.response.headers["retry-after"]) >= 590
+    spare = proxy.app.gateway.pool.by_name["key-spare"]
+    assert spare.usage.today(time.time()).requests == 0  # never lent to this project
     models = await proxy.client(token).models.list()
     assert models.data
     assert all(m.id.startswith("gemini-2.5-flash") for m in models.data)
@@ -273,6 +284,10 @@ async def test_management_api_needs_its_token(start_proxy: StartProxy) -> None:
         ("POST", "/tokens", {"project": "billing", "expires_in": "soon"}, 400, "expires_in"),
         ("POST", "/tokens", {"project": "billing", "expires_in": "400d"}, 400, "expires_in"),
         ("POST", "/tokens", {"project": "billing", "name": 7}, 400, "name"),
+        ("POST", "/tokens", {"project": "billing", "name": "\ud800"}, 400, "name"),
+        ("POST", "/projects", {"name": "x", "description": "\udfff"}, 400, "description"),
+        ("POST", "/projects", {"name": "x", "metadata": {"k": "\ud800"}}, 400, "metadata"),
+        ("GET", "/tokens/tp-pasted-instead-of-its-id", None, 400, None),
         ("PATCH", "/projects/billing", {"name": "renamed"}, 400, "name"),
         ("PATCH", "/projects/nope", {"description": "x"}, 404, None),
         ("GET", "/tokens/tok_nope", None, 404, None),
@@ -298,6 +313,25 @@ async def test_management_api_bad_input_is_a_clear_4xx_and_changes_nothing(
     assert error["param"] == param
     after = (await manage.ok("GET", "/projects"), await manage.ok("GET", "/tokens"))
     assert after == before
+
+
+async def test_concurrent_updates_of_different_limits_both_land(
+    start_proxy: StartProxy,
+) -> None:
+    _, manage = await _setup(start_proxy)
+    token = (await manage.ok("POST", "/tokens", {"project": "billing"}))["id"]
+    for path in ("/projects/billing", f"/tokens/{token}"):
+        for _ in range(10):
+            await manage.ok("PATCH", path, {"limits": None})
+            async with trio.open_nursery() as nursery:
+                for limit in ("requests_per_minute", "requests_per_hour"):
+                    nursery.start_soon(manage.ok, "PATCH", path, {"limits": {limit: 10}})
+            limits = (await manage.ok("GET", path))["limits"]
+            assert limits == {
+                "requests_per_minute": 10,
+                "requests_per_hour": 10,
+                "tokens_per_day": None,
+            }
 
 
 async def test_management_crud_and_the_openapi_document(start_proxy: StartProxy) -> None:

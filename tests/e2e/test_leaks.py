@@ -83,6 +83,9 @@ async def _use_a_project_token(rec: Recorder) -> None:
         await manage("GET", path)
     await manage("PATCH", f"/manage/tokens/{minted['id']}", {"limits": {"requests_per_minute": 5}})
     await manage("POST", f"/manage/tokens/{minted['id']}/revoke")
+    # An operator pastes the token where its id goes: refused, and not echoed or logged.
+    pasted = await rec.call("GET", f"/manage/tokens/{token}", token=MANAGEMENT_TOKEN)
+    assert pasted.status_code == 400
     revoked = await rec.call("POST", "/v1/chat/completions", token=token, json=CHAT)
     assert revoked.status_code == 401
     assert revoked.json()["error"]["message"] == "Invalid or expired token."

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import time
 from typing import Any
 
@@ -24,11 +25,13 @@ from trioproxy.events import EventLog
 from trioproxy.observability.metrics import Metrics
 from trioproxy.request_scope import on_request_end
 from trioproxy.tenancy.manager import Manager
+from trioproxy.tenancy.secrets import PREFIX
 
 # Request ids: a random per-process prefix and a counter. Unique across processes and
 # restarts (the prefix), and cheaper than a uuid4 per request (measured in the profile).
 _PREFIX = os.urandom(6).hex()
 _COUNTER = itertools.count(1)
+_TOKEN = re.compile(re.escape(PREFIX) + r"[A-Za-z0-9_%-]+")
 
 
 def admit(metrics: Metrics) -> None:
@@ -51,7 +54,7 @@ def open_event(events: EventLog | None, caller: Caller, access: Manager | None) 
     event: dict[str, Any] = {
         "ts": round(time.time(), 3),
         "request_id": g.request_id,
-        "route": request.path,
+        "route": _loggable(request.path),
         "client": caller.name,
         "project": grant.project.name if grant is not None else None,
         "token_id": grant.token.id if grant is not None else None,
@@ -128,7 +131,7 @@ def observe(metrics: Metrics, response: Response) -> None:
     logs.access(
         request_id=g.get("request_id"),
         method=request.method,
-        route=request.path,
+        route=_loggable(request.path),
         model=decision.model if decision is not None else None,
         status=response.status_code,
         client=caller.name if caller else None,
@@ -140,6 +143,12 @@ def observe(metrics: Metrics, response: Response) -> None:
         overhead_ms=round(overhead * 1000, 3) if decision is not None else None,
         tokens=g.get("tokens"),
     )
+
+
+def _loggable(path: str) -> str:
+    # An operator who pastes a client token where its id goes (/manage/tokens/tp-...)
+    # must not leave it in the logs.
+    return _TOKEN.sub(f"{PREFIX}[redacted]", path) if PREFIX in path else path
 
 
 def _upstream_seconds(decision: Decision) -> float:

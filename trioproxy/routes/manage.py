@@ -19,6 +19,7 @@ from trioproxy.errors import InvalidRequest
 from trioproxy.tenancy import validate
 from trioproxy.tenancy.manager import Manager
 from trioproxy.tenancy.openapi import DOCUMENT
+from trioproxy.tenancy.secrets import looks_like_token
 from trioproxy.tenancy.views import project_view, token_view
 
 blueprint = Blueprint("manage", __name__, url_prefix="/manage")
@@ -66,6 +67,17 @@ async def managers_only() -> None:
     )
 
 
+@blueprint.before_request
+async def ids_not_secrets() -> None:
+    token_id = (request.view_args or {}).get("token_id", "")
+    if looks_like_token(token_id):
+        # Not echoed back, and the access log redacts it (observability.requests).
+        raise InvalidRequest(
+            "That is a client token, not a token id (tok_...): find its id with "
+            "`trioproxy manage token list`, and treat the token as exposed."
+        )
+
+
 @blueprint.get("/openapi.json")
 async def openapi() -> Response:
     return _json(DOCUMENT)
@@ -94,8 +106,7 @@ async def get_project(name: str) -> Response:
 
 @blueprint.patch("/projects/<name>")
 async def update_project(name: str) -> Response:
-    base = _manager().project(name).limits
-    fields = validate.project_fields(await _body(), creating=False, base=base)
+    fields = validate.project_fields(await _body(), creating=False)
     _check_upstreams(fields)
     await _manager().update_project(name, fields)
     return _json(_project(name))
@@ -138,8 +149,7 @@ async def get_token(token_id: str) -> Response:
 
 @blueprint.patch("/tokens/<token_id>")
 async def update_token(token_id: str) -> Response:
-    base = _manager().token(token_id).limits
-    fields = validate.token_fields(await _body(), creating=False, base=base)
+    fields = validate.token_fields(await _body(), creating=False)
     await _manager().update_token(token_id, fields)
     return _json(_token(token_id))
 

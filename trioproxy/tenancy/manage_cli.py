@@ -213,7 +213,10 @@ def run(args: argparse.Namespace, *, transport: httpx.BaseTransport | None = Non
         kind = response.headers.get("content-type", "no content-type")
         return _fail(f"no JSON object from {url} (HTTP {status}, {kind}): is it trioproxy?", 1)
     as_json = getattr(args, "json", False)
-    print(json.dumps(payload, indent=2, ensure_ascii=False) if as_json else _render(args, payload))
+    text = json.dumps(payload, indent=2, ensure_ascii=False) if as_json else _render(args, payload)
+    # What the server holds may be text stdout cannot encode (a lone surrogate): escaped.
+    encoding = sys.stdout.encoding or "utf-8"
+    print(text.encode(encoding, "backslashreplace").decode(encoding))
     return 0
 
 

@@ -9,6 +9,7 @@ from trioproxy.tenancy.model import LIMIT_FIELDS
 
 _REASONS = {
     400: "Invalid input (the message names the field); nothing changed",
+    413: "The request body is larger than the gateway's max_body_bytes",
     401: "Missing or wrong management token",
     404: "No such project or token (or the management API is off)",
     409: "A project with this name exists",
@@ -39,7 +40,8 @@ def _op(
     operation: dict[str, Any] = {"summary": summary, "responses": responses}
     if body is not None:
         operation["requestBody"] = {
-            "required": True,
+            # A PATCH may be empty (it changes nothing); a POST needs its fields.
+            "required": bool(body.get("required")),
             "content": {"application/json": {"schema": body}},
         }
     return operation
@@ -51,9 +53,13 @@ def _list_of(name: str, field: str) -> dict[str, Any]:
 
 _NULLABLE_NAMES = {"type": ["array", "null"], "items": {"type": "string"}, "minItems": 1}
 _LIMITS = {
-    "type": "object",
+    "type": ["object", "null"],
+    "description": "null clears every limit; in a PATCH, limits not named keep their value",
     "additionalProperties": False,
-    "properties": {name: {"type": ["integer", "null"], "minimum": 1} for name in LIMIT_FIELDS},
+    "properties": {
+        name: {"type": ["integer", "null"], "minimum": 1, "maximum": 10**12}
+        for name in LIMIT_FIELDS
+    },
 }
 _USAGE = {
     "type": "object",
@@ -70,8 +76,12 @@ _DURATION = {
     "description": 'Seconds, or text like "90s", "15m", "12h", "30d"; at most 365 days.',
 }
 _PROJECT_FIELDS = {
-    "description": {"type": "string", "maxLength": 1000},
-    "metadata": {"type": "object", "additionalProperties": {"type": "string"}},
+    "description": {"type": ["string", "null"], "maxLength": 1000},
+    "metadata": {
+        "type": ["object", "null"],
+        "maxProperties": 50,
+        "additionalProperties": {"type": "string", "maxLength": 1000},
+    },
     "models": {**_NULLABLE_NAMES, "description": "fnmatch globs; null: any model"},
     "upstreams": {**_NULLABLE_NAMES, "description": "upstream names; null: any"},
     "limits": _LIMITS,
@@ -109,7 +119,7 @@ DOCUMENT: dict[str, Any] = {
                         **_PROJECT_FIELDS,
                     },
                 },
-                errors=(400, 401, 409, 503),
+                errors=(400, 401, 409, 413, 503),
             ),
         },
         "/manage/projects/{name}": {
@@ -123,7 +133,7 @@ DOCUMENT: dict[str, Any] = {
                     "additionalProperties": False,
                     "properties": _PROJECT_FIELDS,
                 },
-                errors=(400, 401, 404, 503),
+                errors=(400, 401, 404, 413, 503),
             ),
             "delete": _op(
                 "Delete a project and its tokens (they stop working at once)",
@@ -162,7 +172,7 @@ DOCUMENT: dict[str, Any] = {
                     "additionalProperties": False,
                     "properties": {"project": {"type": "string"}, **_TOKEN_FIELDS},
                 },
-                errors=(400, 401, 503),
+                errors=(400, 401, 413, 503),
             ),
         },
         "/manage/tokens/{id}": {
@@ -176,7 +186,7 @@ DOCUMENT: dict[str, Any] = {
                     "additionalProperties": False,
                     "properties": _TOKEN_FIELDS,
                 },
-                errors=(400, 401, 404, 503),
+                errors=(400, 401, 404, 413, 503),
             ),
             "delete": _op(
                 "Delete a token (and its usage totals)",

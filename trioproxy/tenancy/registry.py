@@ -124,9 +124,12 @@ class Registry:
         prompt, completion, reasoning = tokens
         spent = Usage(1, prompt, completion, reasoning, wall)
         owners = (("token", grant.token.id), ("project", grant.project.name))
+        project = self.projects.get(grant.project.name)
+        if project is None or project.created_at != grant.project.created_at:
+            return  # deleted while the request ran (maybe made anew): its totals went too
         for owner in owners:
-            if owner[1] not in (self.tokens if owner[0] == "token" else self.projects):
-                continue  # deleted while the request ran: its totals went with it
+            if owner[0] == "token" and owner[1] not in self.tokens:
+                continue
             self.usage.setdefault(owner, Usage()).add(spent)
             self.dirty.add(owner)
             self._meter(*owner).day_tokens.add(now, prompt + completion)

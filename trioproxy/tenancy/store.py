@@ -69,7 +69,13 @@ class AccessStore:
                 path=str(self.path),
             )
             self.path = None
+            return [], [], {}
         if self.path is None:
+            logs.event(
+                "persistence is off: projects and tokens are kept in memory only, and "
+                "lost when the gateway stops",
+                logging.WARNING,
+            )
             return [], [], {}
         with self._errors("cannot open"):
             conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
@@ -140,9 +146,13 @@ class AccessStore:
             db.execute("DELETE FROM tokens WHERE id = ?", (token_id,))
 
     def write_usage(self, rows: dict[tuple[str, str], Usage]) -> None:
+        """Totals of tokens and projects that still exist (one deleted since the totals
+        were copied keeps no row)."""
         with self._operation() as db:
             db.executemany(
-                "INSERT OR REPLACE INTO usage VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO usage SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 WHERE "
+                "(?1 = 'token' AND EXISTS (SELECT 1 FROM tokens WHERE id = ?2)) OR "
+                "(?1 = 'project' AND EXISTS (SELECT 1 FROM projects WHERE name = ?2))",
                 [
                     (
                         kind,
@@ -194,7 +204,8 @@ class AccessStore:
     def _errors(self, doing: str) -> Iterator[None]:
         try:
             yield
-        except (sqlite3.Error, OverflowError) as error:
+        except (sqlite3.Error, OverflowError, UnicodeError) as error:
+            # UnicodeError: text SQLite cannot store (input checks keep it out).
             raise StoreError(f"{self.path}: {doing}: {error}") from error
 
     @staticmethod

@@ -22,7 +22,7 @@ MAX_PATTERNS = 100
 # Far above any real rate; keeps the numbers sane (and inside SQLite's integers).
 MAX_LIMIT = 10**12
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-NO_LIMITS = Limits()
+_SECONDS = re.compile(r"\d+(?:\.\d+)?")
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd])")
 
 PROJECT_FIELDS = ("name", "description", "metadata", "models", "upstreams", "limits")
@@ -45,11 +45,10 @@ def project_name(value: Any, param: str = "name") -> str:
     return value
 
 
-def project_fields(
-    body: dict[str, Any], *, creating: bool, base: Limits = NO_LIMITS
-) -> dict[str, Any]:
-    """The fields of a project create (`name` required) or update (any subset; limits
-    left out of `limits` keep their value in `base`)."""
+def project_fields(body: dict[str, Any], *, creating: bool) -> dict[str, Any]:
+    """The fields of a project create (`name` required) or update (any subset). `limits`
+    comes back as a patch (see `limits_patch`): the manager applies it to the limits
+    current when it makes the change, so two updates of different limits both land."""
     _only(body, PROJECT_FIELDS if creating else PROJECT_FIELDS[1:])
     fields: dict[str, Any] = {}
     if creating:
@@ -62,13 +61,11 @@ def project_fields(
         if name in body:
             fields[name] = _patterns(body[name], name)
     if "limits" in body:
-        fields["limits"] = limits(body["limits"], base)
+        fields["limits"] = limits_patch(body["limits"])
     return fields
 
 
-def token_fields(
-    body: dict[str, Any], *, creating: bool, base: Limits = NO_LIMITS
-) -> dict[str, Any]:
+def token_fields(body: dict[str, Any], *, creating: bool) -> dict[str, Any]:
     _only(body, TOKEN_FIELDS if creating else TOKEN_FIELDS[1:])
     fields: dict[str, Any] = {}
     if creating:
@@ -79,18 +76,21 @@ def token_fields(
     if "name" in body:
         fields["name"] = _text(body["name"], "name")
     if "limits" in body:
-        fields["limits"] = limits(body["limits"], base)
+        fields["limits"] = limits_patch(body["limits"])
     return fields
 
 
-def limits(value: Any, base: Limits, param: str = "limits") -> Limits:
-    """`{"requests_per_minute": 60, ...}`; a field left out keeps `base`'s, null clears."""
+LimitsPatch = dict[str, int | None] | None
+
+
+def limits_patch(value: Any, param: str = "limits") -> LimitsPatch:
+    """`{"requests_per_minute": 60, ...}`, checked: the limits to set (null clears one);
+    None (a null `limits`) clears them all."""
     if value is None:
-        return Limits()
+        return None
     if not isinstance(value, dict):
         raise InvalidRequest("`limits` must be an object.", param=param)
     _only(value, LIMIT_FIELDS, param)
-    merged = base.as_dict()
     for name, limit in value.items():
         if limit is not None and (
             not isinstance(limit, int) or isinstance(limit, bool) or not 0 < limit <= MAX_LIMIT
@@ -99,8 +99,19 @@ def limits(value: Any, base: Limits, param: str = "limits") -> Limits:
                 f"`{name}` must be a positive whole number (or null for no limit).",
                 param=f"{param}.{name}",
             )
-        merged[name] = limit
-    return Limits(**merged)
+    return dict(value)
+
+
+def apply_limits(patch: LimitsPatch, base: Limits) -> Limits:
+    """The limits after `patch`: the ones it names set, the others kept."""
+    if patch is None:
+        return Limits()
+    return Limits(**{**base.as_dict(), **patch})
+
+
+def limits(value: Any, base: Limits, param: str = "limits") -> Limits:
+    """Check and apply in one step (for input read whole, such as a create)."""
+    return apply_limits(limits_patch(value, param), base)
 
 
 def duration(value: Any, param: str = "expires_in") -> float:
@@ -112,7 +123,9 @@ def duration(value: Any, param: str = "expires_in") -> float:
     elif isinstance(value, str):
         text = value.strip().lower()
         parts = _DURATION.findall(text)
-        if parts and _DURATION.sub("", text).strip() == "":
+        if _SECONDS.fullmatch(text):  # "3600", "1.5": seconds, as a number would be
+            seconds = float(text)
+        elif parts and _DURATION.sub("", text).strip() == "":
             seconds = sum(float(number) * _UNITS[unit] for number, unit in parts)
     if seconds is None or not math.isfinite(seconds) or seconds <= 0:
         raise InvalidRequest(
@@ -146,12 +159,24 @@ def _only(body: dict[str, Any], allowed: tuple[str, ...], param: str | None = No
         )
 
 
+def _encodable(*texts: str) -> bool:
+    # A lone surrogate (JSON allows "\ud800") cannot be stored or sent as UTF-8.
+    try:
+        for text in texts:
+            text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _text(value: Any, param: str) -> str | None:
     if value is None:
         return None
-    if not isinstance(value, str) or len(value) > MAX_TEXT:
+    if not isinstance(value, str) or len(value) > MAX_TEXT or not _encodable(value):
         raise InvalidRequest(
-            f"`{param}` must be a string of at most {MAX_TEXT} characters.", param=param
+            f"`{param}` must be a string of at most {MAX_TEXT} characters of valid Unicode "
+            "(no lone surrogates).",
+            param=param,
         )
     return value
 
@@ -163,7 +188,8 @@ def _metadata(value: Any) -> dict[str, str]:
         not isinstance(value, dict)
         or len(value) > MAX_METADATA
         or not all(
-            isinstance(v, str) and len(k) <= 100 and len(v) <= MAX_TEXT for k, v in value.items()
+            isinstance(v, str) and len(k) <= 100 and len(v) <= MAX_TEXT and _encodable(k, v)
+            for k, v in value.items()
         )
     ):
         raise InvalidRequest(
@@ -179,7 +205,9 @@ def _patterns(value: Any, param: str) -> tuple[str, ...] | None:
     if (
         not isinstance(value, list)
         or not 0 < len(value) <= MAX_PATTERNS
-        or not all(isinstance(item, str) and 0 < len(item) <= 200 for item in value)
+        or not all(
+            isinstance(item, str) and 0 < len(item) <= 200 and _encodable(item) for item in value
+        )
     ):
         raise InvalidRequest(
             f"`{param}` must be a non-empty list of names (or null for any).", param=param
