@@ -28,10 +28,6 @@ from trioproxy import logs
 
 CAPACITY = 10_000
 BATCH = 500
-# After the first event of a batch, how long the writer lets more gather: one write (and
-# one worker-thread hop) per burst instead of per event, which under load is most of the
-# writer's cost. Events reach the disk this much later.
-LINGER = 0.05
 WRITE_TIMEOUT = 30.0
 
 
@@ -66,13 +62,10 @@ class EventLog:
         try:
             while True:
                 first = await self._receive.receive()
-                try:
-                    await trio.sleep(LINGER)
-                finally:
-                    # Shielded: events taken off the channel are written even if shutdown
-                    # comes now (only the waits are cancellable).
-                    with trio.CancelScope(shield=True):
-                        await self._write([first, *self._drain(BATCH - 1)])
+                # Shielded: events taken off the channel are written even if shutdown
+                # comes now (only the wait for the next event is cancellable).
+                with trio.CancelScope(shield=True):
+                    await self._write([first, *self._drain(BATCH - 1)])
         except trio.Cancelled:
             # Shutdown (not a crash, after which the supervisor restarts us): an event
             # emitted from now on is counted as dropped, not left unwritten in the queue.
