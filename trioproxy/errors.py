@@ -24,6 +24,22 @@ from __future__ import annotations
 import math
 from typing import Any
 
+# The JSON Schema of `ProxyError.envelope()`, for the OpenAPI documents.
+ENVELOPE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "error": {
+            "type": "object",
+            "properties": {
+                "message": {"type": "string"},
+                "type": {"type": "string"},
+                "param": {"type": ["string", "null"]},
+                "code": {"type": ["string", "null"]},
+            },
+        }
+    },
+}
+
 
 class ProxyError(Exception):
     """Base of every error the gateway answers with."""

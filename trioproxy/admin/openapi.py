@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from trioproxy.errors import ENVELOPE_SCHEMA
 from trioproxy.pool.status import KEY_STATES
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
@@ -127,20 +128,7 @@ DOCUMENT: dict[str, Any] = {
     "components": {
         "securitySchemes": {"admin": {"type": "http", "scheme": "bearer"}},
         "schemas": {
-            "Error": {
-                "type": "object",
-                "properties": {
-                    "error": {
-                        "type": "object",
-                        "properties": {
-                            "message": {"type": "string"},
-                            "type": {"type": "string"},
-                            "param": {"type": ["string", "null"]},
-                            "code": {"type": ["string", "null"]},
-                        },
-                    }
-                },
-            },
+            "Error": ENVELOPE_SCHEMA,
             "Key": {
                 "type": "object",
                 "properties": {

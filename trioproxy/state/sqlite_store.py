@@ -21,7 +21,7 @@ import json
 import sqlite3
 import urllib.parse
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -223,20 +223,8 @@ class SqliteStore:
             raise StoreError(f"{self.path}: the store is not open")
         return self._conn
 
-    @contextmanager
-    def _transaction(self, begin: str) -> Iterator[sqlite3.Connection]:
-        conn = self._connection()
-        conn.execute(begin)
-        try:
-            yield conn
-            conn.execute("COMMIT")
-        except BaseException:
-            # A failed COMMIT (disk full) can leave the transaction open: end it, or the
-            # connection would keep the write lock.
-            if conn.in_transaction:
-                with suppress(sqlite3.Error):
-                    conn.execute("ROLLBACK")
-            raise
+    def _transaction(self, begin: str) -> AbstractContextManager[sqlite3.Connection]:
+        return transaction(self._connection(), begin)
 
     @contextmanager
     def _errors(self, doing: str) -> Iterator[None]:
@@ -245,6 +233,22 @@ class SqliteStore:
         except (sqlite3.Error, OverflowError) as error:
             # OverflowError: an integer SQLite cannot hold (2**63 and up).
             raise StoreError(f"{self.path}: {doing}: {error}") from error
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection, begin: str) -> Iterator[sqlite3.Connection]:
+    """`begin` ... COMMIT, or ROLLBACK on any error (also used by trioproxy.tenancy)."""
+    conn.execute(begin)
+    try:
+        yield conn
+        conn.execute("COMMIT")
+    except BaseException:
+        # A failed COMMIT (disk full) can leave the transaction open: end it, or the
+        # connection would keep the write lock.
+        if conn.in_transaction:
+            with suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+        raise
 
 
 def _user_version(conn: sqlite3.Connection) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from trioproxy.errors import ENVELOPE_SCHEMA
 from trioproxy.tenancy.model import LIMIT_FIELDS
 
 _REASONS = {
@@ -207,20 +208,7 @@ DOCUMENT: dict[str, Any] = {
     "components": {
         "securitySchemes": {"management": {"type": "http", "scheme": "bearer"}},
         "schemas": {
-            "Error": {
-                "type": "object",
-                "properties": {
-                    "error": {
-                        "type": "object",
-                        "properties": {
-                            "message": {"type": "string"},
-                            "type": {"type": "string"},
-                            "param": {"type": ["string", "null"]},
-                            "code": {"type": ["string", "null"]},
-                        },
-                    }
-                },
-            },
+            "Error": ENVELOPE_SCHEMA,
             "Project": {
                 "type": "object",
                 "properties": {

@@ -20,12 +20,13 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
 from trioproxy import logs
 from trioproxy.state.json_store import StoreError
+from trioproxy.state.sqlite_store import transaction
 from trioproxy.tenancy.model import Limits, Project, Token, Usage
 
 FILE_NAME = "access.sqlite3"
@@ -186,19 +187,10 @@ class AccessStore:
             with self._errors("cannot write"), self._transaction() as db:
                 yield db
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        conn = self._conn
-        if conn is None:
+    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        if self._conn is None:
             raise StoreError("the access store is not open")
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
+        return transaction(self._conn, "BEGIN IMMEDIATE")
 
     @contextmanager
     def _errors(self, doing: str) -> Iterator[None]:
